@@ -1,0 +1,328 @@
+"""The ``groundcode`` command line: thin commands over the composition root and the service functions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from groundcode.app import Groundcode, open_groundcode, wait_until_finished
+from groundcode.codebook_io import CodebookFormatError, parse_codebook
+from groundcode.domain import Codebook, Project, SegmentUnit, Stage, WorkItem
+from groundcode.settings import Settings
+from groundcode.storage.repository import NotFoundError
+from services.chunking.errors import UnreadableFileError
+from services.chunking.ingest import ImportResult, import_file
+from services.chunking.readers import decode_text
+from services.chunking.segmenter import ChunkOptions
+
+app = typer.Typer(
+    help="groundcode: first-pass qualitative coding with the researcher in charge.", no_args_is_help=True
+)
+console = Console()
+errors = Console(stderr=True)
+
+ProjectOption = Annotated[
+    str, typer.Option("--project", "-p", envvar="GROUNDCODE_PROJECT", help="Project (study) name.")
+]
+
+
+@contextmanager
+def _groundcode() -> Iterator[Groundcode]:
+    groundcode = open_groundcode(Settings())
+    try:
+        yield groundcode
+    finally:
+        groundcode.close()
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+@app.command()
+def init(project: ProjectOption = "default") -> None:
+    """Create the data directory and database (or migrate it to the newest schema) and the project."""
+    with _groundcode() as groundcode:
+        created = groundcode.repository.ensure_project(project)
+        console.print(f"Database ready at {groundcode.settings.resolved_database_url()}")
+        console.print(f"Project [bold]{created.name}[/bold] ({created.id})")
+
+
+@app.command("import")
+def import_command(
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Transcripts: txt md docx pdf vtt srt csv.")
+    ] = None,
+    project: ProjectOption = "default",
+    codebook: Annotated[Path | None, typer.Option(help="Codebook file: YAML, JSON or CSV.")] = None,
+    unit: Annotated[SegmentUnit, typer.Option(help="Unit of analysis.")] = SegmentUnit.SENTENCE,
+    language: Annotated[str | None, typer.Option(help="ISO 639-1 code; detected when omitted.")] = None,
+    csv_column: Annotated[str | None, typer.Option(help="CSV column holding the answers.")] = None,
+    csv_id_column: Annotated[str | None, typer.Option(help="CSV column identifying the respondent.")] = None,
+    min_chars: Annotated[int, typer.Option(help="Merge segments shorter than this.")] = 0,
+    max_chars: Annotated[int | None, typer.Option(help="Split segments longer than this.")] = None,
+    window_chars: Annotated[int, typer.Option(help="Window size for --unit window.")] = 1000,
+    overlap_chars: Annotated[int, typer.Option(help="Window overlap for --unit window.")] = 200,
+    speaker_pattern: Annotated[
+        list[str] | None, typer.Option(help="Extra speaker-label regex (repeatable); group 1 is the name.")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Wait until the files are chunked.")] = True,
+) -> None:
+    """Import transcripts (and optionally a codebook), then chunk them into segments."""
+    if not files and codebook is None:
+        raise _fail("name at least one file to import, or a --codebook")
+    options = ChunkOptions(
+        unit=unit,
+        language=language,
+        min_chars=min_chars,
+        max_chars=max_chars,
+        window_chars=window_chars,
+        overlap_chars=overlap_chars,
+        speaker_patterns=speaker_pattern or None,
+    )
+    with _groundcode() as groundcode:
+        target = groundcode.repository.ensure_project(project)
+        if codebook is not None:
+            _import_codebook(groundcode, target, codebook)
+        results = [
+            _import_one(groundcode, target, path, options, csv_column, csv_id_column) for path in files or []
+        ]
+        _print_import_results(results)
+        source_ids = [result.source_id for result in results if result.source_id]
+        if source_ids:
+            asyncio.run(_chunk(groundcode, source_ids, wait=wait))
+            if wait:
+                _print_sources(groundcode, target)
+    if any(result.error for result in results):
+        raise typer.Exit(code=1)
+
+
+def _import_one(
+    groundcode: Groundcode,
+    project: Project,
+    path: Path,
+    options: ChunkOptions,
+    csv_column: str | None,
+    csv_id_column: str | None,
+) -> ImportResult:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return ImportResult(filename=str(path), error=f"{path}: cannot read the file ({error.strerror})")
+    return import_file(
+        groundcode.repository,
+        project.id,
+        str(path),
+        data,
+        options,
+        max_bytes=groundcode.settings.max_file_bytes,
+        csv_column=csv_column,
+        csv_id_column=csv_id_column,
+    )
+
+
+def _import_codebook(groundcode: Groundcode, project: Project, path: Path) -> Codebook:
+    try:
+        text, _encoding = decode_text(str(path), path.read_bytes())
+        codes = parse_codebook(str(path), text, namespace=project.id)
+    except OSError as error:
+        raise _fail(f"{path}: cannot read the codebook ({error.strerror})") from error
+    except (CodebookFormatError, UnreadableFileError) as error:
+        raise _fail(str(error)) from error
+    stored, created = groundcode.repository.save_codebook(project.id, path.stem, codes)
+    state = f"version {stored.version}" if created else f"unchanged, still version {stored.version}"
+    console.print(f"Codebook [bold]{stored.name}[/bold]: {len(stored.codes)} codes ({state})")
+    return stored
+
+
+def _print_import_results(results: list[ImportResult]) -> None:
+    for result in results:
+        if result.error:
+            errors.print(f"[red]refused[/red] {result.error}")
+        elif result.created:
+            console.print(f"[green]imported[/green] {result.filename}")
+        else:
+            console.print(
+                f"[yellow]already imported[/yellow] {result.filename} (same content; not duplicated)"
+            )
+
+
+async def _chunk(groundcode: Groundcode, source_ids: list[str], *, wait: bool) -> None:
+    async with groundcode.work_service() as work:
+        items = [await work.runner.submit(Stage.CHUNK, source_id) for source_id in source_ids]
+        if wait:
+            await _wait_with_progress(groundcode, items, "Chunking")
+
+
+async def _wait_with_progress(groundcode: Groundcode, items: list[WorkItem], label: str) -> None:
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(label, total=len(items))
+        await wait_until_finished(
+            groundcode.work_items,
+            items,
+            on_progress=lambda done, _total: progress.update(task, completed=done),
+        )
+    failed = [item for item in groundcode.work_items.failures() if item.id in {i.id for i in items}]
+    for item in failed:
+        errors.print(f"[red]failed[/red] {item.stage.value} {item.subject_id}: {item.last_error}")
+
+
+def _print_sources(groundcode: Groundcode, project: Project) -> None:
+    counts = groundcode.repository.segment_counts(project.id)
+    table = Table(title=f"Sources in project {project.name}")
+    for column in ("id", "name", "format", "language", "characters", "segments"):
+        table.add_column(column)
+    for source in groundcode.repository.list_sources(project.id):
+        table.add_row(
+            source.id[:8],
+            source.name,
+            source.format,
+            source.language or "?",
+            str(len(source.text)),
+            str(counts.get(source.id, 0)),
+        )
+    console.print(table)
+
+
+@app.command()
+def sources(project: ProjectOption = "default") -> None:
+    """List the project's sources with their segment counts."""
+    with _groundcode() as groundcode:
+        _print_sources(groundcode, _project(groundcode, project))
+
+
+@app.command()
+def segments(
+    source: Annotated[
+        str | None, typer.Argument(help="Source name or id (prefix); all sources if omitted.")
+    ] = None,
+    project: ProjectOption = "default",
+    limit: Annotated[int, typer.Option(help="At most this many segments per source.")] = 50,
+) -> None:
+    """Show segments with their speaker and exact character offsets."""
+    with _groundcode() as groundcode:
+        target = _project(groundcode, project)
+        try:
+            chosen = (
+                [groundcode.repository.find_source(target.id, source)]
+                if source
+                else groundcode.repository.list_sources(target.id)
+            )
+        except NotFoundError as error:
+            raise _fail(str(error)) from error
+        for item in chosen:
+            table = Table(title=f"{item.name} ({item.language or '?'})", show_lines=False)
+            for column in ("#", "unit", "speaker", "start", "end", "text"):
+                table.add_column(column, overflow="fold")
+            for segment in groundcode.repository.list_segments(item.id, limit=limit):
+                table.add_row(
+                    str(segment.position),
+                    segment.unit.value,
+                    segment.speaker or "",
+                    str(segment.start),
+                    str(segment.end),
+                    segment.text if len(segment.text) <= 160 else segment.text[:157] + "...",
+                )
+            console.print(table)
+
+
+@app.command()
+def status() -> None:
+    """Work items by stage and status, and every failure with its error."""
+    with _groundcode() as groundcode:
+        counts = groundcode.work_items.counts()
+        table = Table(title="Work items")
+        table.add_column("stage")
+        for work_status in ("pending", "running", "done", "failed"):
+            table.add_column(work_status, justify="right")
+        for stage in sorted({stage for stage, _status in counts}):
+            table.add_row(
+                stage, *(str(counts.get((stage, s), 0)) for s in ("pending", "running", "done", "failed"))
+            )
+        console.print(table)
+        for item in groundcode.work_items.failures():
+            errors.print(
+                f"[red]failed[/red] {item.stage.value} {item.subject_id} after {item.attempts} attempts: "
+                f"{item.last_error}  (work item {item.id})"
+            )
+
+
+@app.command()
+def retry(
+    stage: Annotated[Stage | None, typer.Option(help="Only this stage's failures.")] = None,
+    wait: Annotated[bool, typer.Option(help="Wait until the retried items finish.")] = True,
+) -> None:
+    """Send failed work items again with a fresh attempt budget."""
+    with _groundcode() as groundcode:
+        asyncio.run(_retry(groundcode, stage, wait=wait))
+
+
+async def _retry(groundcode: Groundcode, stage: Stage | None, *, wait: bool) -> None:
+    async with groundcode.work_service() as work:
+        items = await work.runner.retry_failed(stage)
+        console.print(f"Retrying {len(items)} failed work items")
+        if wait and items:
+            await _wait_with_progress(groundcode, items, "Retrying")
+
+
+@app.command()
+def worker(
+    stage: Annotated[
+        list[Stage] | None, typer.Option(help="Stages to work on (repeatable); all if omitted.")
+    ] = None,
+) -> None:
+    """Run a queue worker (scaled-out deployments with GROUNDCODE_QUEUE=redis) until interrupted."""
+    with _groundcode() as groundcode:
+        stages = tuple(stage or Stage)
+        console.print(
+            f"Worker for {', '.join(s.value for s in stages)} on the {groundcode.settings.queue} queue"
+        )
+        asyncio.run(_work_forever(groundcode, stages))
+
+
+async def _work_forever(groundcode: Groundcode, stages: tuple[Stage, ...]) -> None:
+    async with groundcode.work_service(consume=stages):
+        await asyncio.Event().wait()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[bool, typer.Option(help="Run the stage workers in this process.")] = True,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    from services.chunking.api import create_app
+
+    uvicorn.run(create_app(Settings(), run_workers=workers), host=host, port=port)
+
+
+@app.command()
+def demo(project: ProjectOption = "demo") -> None:
+    """Import the bundled sample interviews (English and Persian) and show their segments."""
+    samples = resources.files("groundcode") / "samples"
+    paths = sorted(Path(str(samples / name)) for name in ("interview_01_en.txt", "interview_02_fa.txt"))
+    import_command(files=paths, project=project, unit=SegmentUnit.SENTENCE, wait=True)
+    segments(source=None, project=project, limit=12)
+    console.print(
+        "Next: 'groundcode segments SOURCE -p demo' for every segment, 'groundcode status' for the queue."
+    )
+
+
+def _project(groundcode: Groundcode, name: str) -> Project:
+    try:
+        return groundcode.repository.get_project(name)
+    except NotFoundError as error:
+        raise _fail(str(error)) from error

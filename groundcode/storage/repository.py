@@ -1,0 +1,239 @@
+"""The repository: projects, sources, segments and codebooks in and out of the database as domain models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from groundcode.domain import Code, Codebook, Project, Segment, SegmentUnit, Source
+from groundcode.storage.database import transaction
+from groundcode.storage.tables import CodebookRow, CodeRow, ProjectRow, SegmentRow, SourceRow
+
+
+class NotFoundError(LookupError):
+    """A named project, source or codebook does not exist."""
+
+
+class Repository:
+    """All reads and writes of the core entities; each public method is one transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    # Projects
+
+    def ensure_project(self, name: str) -> Project:
+        """The project called ``name``, created on first use (safe when two processes race)."""
+        existing = self.find_project(name)
+        if existing is not None:
+            return existing
+        project = Project(name=name)
+        try:
+            with transaction(self._sessions) as session:
+                session.add(ProjectRow(**project.model_dump()))
+        except IntegrityError:
+            return self.get_project(name)
+        return project
+
+    def find_project(self, name: str) -> Project | None:
+        with self._sessions() as session:
+            row = session.scalar(select(ProjectRow).where(ProjectRow.name == name))
+            return Project.model_validate(row, from_attributes=True) if row else None
+
+    def get_project(self, name: str) -> Project:
+        project = self.find_project(name)
+        if project is None:
+            raise NotFoundError(f"no project named {name!r}; run 'groundcode init' or import a file first")
+        return project
+
+    def list_projects(self) -> list[Project]:
+        with self._sessions() as session:
+            rows = session.scalars(select(ProjectRow).order_by(ProjectRow.created_at))
+            return [Project.model_validate(row, from_attributes=True) for row in rows]
+
+    # Sources
+
+    def add_source(self, source: Source) -> tuple[Source, bool]:
+        """Store a new source; if the same content is already in the project, return that one instead.
+
+        Returns ``(stored_source, created)``.
+        """
+        existing = self.find_source_by_hash(source.project_id, source.content_hash)
+        if existing is not None:
+            return existing, False
+        try:
+            with transaction(self._sessions) as session:
+                session.add(_source_row(source))
+        except IntegrityError:
+            duplicate = self.find_source_by_hash(source.project_id, source.content_hash)
+            if duplicate is None:
+                raise
+            return duplicate, False
+        return source, True
+
+    def find_source_by_hash(self, project_id: str, content_hash: str) -> Source | None:
+        with self._sessions() as session:
+            row = session.scalar(
+                select(SourceRow).where(
+                    SourceRow.project_id == project_id, SourceRow.content_hash == content_hash
+                )
+            )
+            return _source(row) if row else None
+
+    def get_source(self, source_id: str) -> Source:
+        with self._sessions() as session:
+            row = session.get(SourceRow, source_id)
+            if row is None:
+                raise NotFoundError(f"no source with id {source_id!r}")
+            return _source(row)
+
+    def find_source(self, project_id: str, name_or_id: str) -> Source:
+        """A source of the project by id, exact name, or unique id prefix."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(SourceRow).where(
+                    SourceRow.project_id == project_id,
+                    (SourceRow.id == name_or_id)
+                    | (SourceRow.name == name_or_id)
+                    | SourceRow.id.startswith(name_or_id),
+                )
+            ).all()
+        exact = [row for row in rows if name_or_id in (row.id, row.name)]
+        matches = exact or rows
+        if len(matches) != 1:
+            problem = "no source" if not matches else f"{len(matches)} sources"
+            raise NotFoundError(f"{problem} named or identified by {name_or_id!r} in this project")
+        return _source(matches[0])
+
+    def list_sources(self, project_id: str) -> list[Source]:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(SourceRow).where(SourceRow.project_id == project_id).order_by(SourceRow.imported_at)
+            )
+            return [_source(row) for row in rows]
+
+    # Segments
+
+    def replace_segments(self, source_id: str, segments: Sequence[Segment]) -> None:
+        """Make ``segments`` the source's segments, atomically. Running it twice changes nothing."""
+        with transaction(self._sessions) as session:
+            session.execute(delete(SegmentRow).where(SegmentRow.source_id == source_id))
+            session.add_all(_segment_row(segment) for segment in segments)
+
+    def list_segments(self, source_id: str, *, offset: int = 0, limit: int | None = None) -> list[Segment]:
+        with self._sessions() as session:
+            query = (
+                select(SegmentRow)
+                .where(SegmentRow.source_id == source_id)
+                .order_by(SegmentRow.position)
+                .offset(offset)
+                .limit(limit)
+            )
+            return [_segment(row) for row in session.scalars(query)]
+
+    def segment_counts(self, project_id: str) -> dict[str, int]:
+        """Number of segments per source id (sources without segments are absent)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(SegmentRow.source_id, func.count())
+                .join(SourceRow, SourceRow.id == SegmentRow.source_id)
+                .where(SourceRow.project_id == project_id)
+                .group_by(SegmentRow.source_id)
+            )
+            return {source_id: count for source_id, count in rows}
+
+    # Codebooks
+
+    def save_codebook(self, project_id: str, name: str, codes: Sequence[Code]) -> tuple[Codebook, bool]:
+        """Store ``codes`` as the newest version of the named codebook.
+
+        An unchanged codebook is not stored again. Returns ``(codebook, new_version_created)``.
+        """
+        latest = self.latest_codebook(project_id, name)
+        if latest is not None and list(latest.codes) == list(codes):
+            return latest, False
+        codebook = Codebook(
+            project_id=project_id, name=name, version=(latest.version + 1 if latest else 1), codes=list(codes)
+        )
+        with transaction(self._sessions) as session:
+            session.add(
+                CodebookRow(
+                    id=codebook.id,
+                    project_id=project_id,
+                    name=name,
+                    version=codebook.version,
+                    created_at=codebook.created_at,
+                )
+            )
+            session.flush()  # no ORM relationship is declared, so insert the parent row first explicitly
+            session.add_all(
+                CodeRow(codebook_id=codebook.id, position=position, **code.model_dump())
+                for position, code in enumerate(codebook.codes)
+            )
+        return codebook, True
+
+    def latest_codebook(self, project_id: str, name: str | None = None) -> Codebook | None:
+        """The newest version of the named codebook (or of the most recently saved one)."""
+        with self._sessions() as session:
+            query = select(CodebookRow).where(CodebookRow.project_id == project_id)
+            if name is not None:
+                query = query.where(CodebookRow.name == name)
+            row = session.scalar(query.order_by(CodebookRow.created_at.desc(), CodebookRow.version.desc()))
+            if row is None:
+                return None
+            code_rows = session.scalars(
+                select(CodeRow).where(CodeRow.codebook_id == row.id).order_by(CodeRow.position)
+            )
+            codes = [Code.model_validate(code_row, from_attributes=True) for code_row in code_rows]
+            return Codebook(
+                id=row.id,
+                project_id=row.project_id,
+                name=row.name,
+                version=row.version,
+                codes=codes,
+                created_at=row.created_at,
+            )
+
+
+def _source_row(source: Source) -> SourceRow:
+    data = source.model_dump()
+    data["metadata_"] = data.pop("metadata")
+    return SourceRow(**data)
+
+
+def _source(row: SourceRow) -> Source:
+    return Source(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        format=row.format,
+        language=row.language,
+        text=row.text,
+        content_hash=row.content_hash,
+        metadata=row.metadata_,
+        imported_at=row.imported_at,
+    )
+
+
+def _segment_row(segment: Segment) -> SegmentRow:
+    data = segment.model_dump()
+    data["metadata_"] = data.pop("metadata")
+    data["unit"] = segment.unit.value
+    return SegmentRow(**data)
+
+
+def _segment(row: SegmentRow) -> Segment:
+    return Segment(
+        id=row.id,
+        source_id=row.source_id,
+        position=row.position,
+        start=row.start,
+        end=row.end,
+        text=row.text,
+        unit=SegmentUnit(row.unit),
+        speaker=row.speaker,
+        metadata=row.metadata_,
+    )

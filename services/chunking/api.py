@@ -1,0 +1,122 @@
+"""HTTP API of the ingest & chunking service: upload files, list sources, read segments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Form, Query, UploadFile, status
+from pydantic import BaseModel
+
+from groundcode.domain import Segment, SegmentUnit, Source, Stage
+from groundcode.http import GroundcodeDep, WorkDep, core_router, install_error_handlers, service_lifespan
+from groundcode.settings import Settings
+from services.chunking.ingest import ImportResult, import_file
+from services.chunking.segmenter import ChunkOptions
+
+
+class SourceSummary(BaseModel):
+    id: str
+    name: str
+    format: str
+    language: str | None
+    characters: int
+    segments: int
+
+
+class ImportReport(BaseModel):
+    results: list[ImportResult]
+
+
+router = APIRouter(tags=["chunking"])
+
+
+@router.post("/projects/{project}/sources", status_code=status.HTTP_202_ACCEPTED)
+async def upload_sources(
+    project: str,
+    files: list[UploadFile],
+    groundcode: GroundcodeDep,
+    work: WorkDep,
+    unit: Annotated[SegmentUnit, Form()] = SegmentUnit.SENTENCE,
+    language: Annotated[str | None, Form()] = None,
+    min_chars: Annotated[int, Form(ge=0)] = 0,
+    max_chars: Annotated[int | None, Form(ge=1)] = None,
+    csv_column: Annotated[str | None, Form()] = None,
+    csv_id_column: Annotated[str | None, Form()] = None,
+) -> ImportReport:
+    """Import files; each is reported as imported, already imported, or refused with the reason.
+
+    Chunking continues on the queue; poll the segments or ``/work-items``.
+    """
+    options = ChunkOptions(unit=unit, language=language, min_chars=min_chars, max_chars=max_chars)
+    target = groundcode.repository.ensure_project(project)
+    limit = groundcode.settings.max_file_bytes
+    results = []
+    for upload in files:
+        # Read one byte past the limit: enough for the reader to refuse an oversized file by name.
+        data = await upload.read(limit + 1)
+        result = import_file(
+            groundcode.repository,
+            target.id,
+            upload.filename or "upload",
+            data,
+            options,
+            max_bytes=limit,
+            csv_column=csv_column,
+            csv_id_column=csv_id_column,
+        )
+        if result.source_id:
+            await work.runner.submit(Stage.CHUNK, result.source_id)
+        results.append(result)
+    return ImportReport(results=results)
+
+
+@router.get("/projects/{project}/sources")
+def list_sources(project: str, groundcode: GroundcodeDep) -> list[SourceSummary]:
+    """The project's sources with their segment counts."""
+    target = groundcode.repository.get_project(project)
+    counts = groundcode.repository.segment_counts(target.id)
+    return [
+        SourceSummary(
+            id=source.id,
+            name=source.name,
+            format=source.format,
+            language=source.language,
+            characters=len(source.text),
+            segments=counts.get(source.id, 0),
+        )
+        for source in groundcode.repository.list_sources(target.id)
+    ]
+
+
+@router.get("/projects/{project}/sources/{source}")
+def get_source(project: str, source: str, groundcode: GroundcodeDep) -> Source:
+    """One source, with the exact text its segment offsets refer to."""
+    target = groundcode.repository.get_project(project)
+    return groundcode.repository.find_source(target.id, source)
+
+
+@router.get("/projects/{project}/sources/{source}/segments")
+def list_segments(
+    project: str,
+    source: str,
+    groundcode: GroundcodeDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> list[Segment]:
+    """A page of the source's segments in order, with code-point offsets into the source text."""
+    target = groundcode.repository.get_project(project)
+    found = groundcode.repository.find_source(target.id, source)
+    return groundcode.repository.list_segments(found.id, offset=offset, limit=limit)
+
+
+def create_app(settings: Settings, *, run_workers: bool = True) -> FastAPI:
+    """The chunking service app; with ``run_workers`` its queue workers run in the same process."""
+    app = FastAPI(
+        title="groundcode chunking service",
+        description="Import transcripts and cut them into segments with exact character offsets.",
+        lifespan=service_lifespan(settings, run_workers=run_workers),
+    )
+    install_error_handlers(app)
+    app.include_router(core_router)
+    app.include_router(router)
+    return app
