@@ -9,7 +9,7 @@ from functools import partial
 
 from sqlalchemy import Engine
 
-from groundcode.domain import Stage, WorkItem
+from groundcode.domain import Stage, WorkItem, WorkStatus
 from groundcode.queue import StageHandler, WorkService
 from groundcode.settings import Settings
 from groundcode.storage.database import create_database_engine, migrate, session_factory
@@ -72,5 +72,19 @@ async def wait_until_finished(
         if on_progress is not None:
             on_progress(len(ids) - outstanding, len(ids))
         if outstanding == 0:
+            return
+        await asyncio.sleep(poll_seconds)
+
+
+async def wait_until_idle(
+    work_items: WorkItemStore, stages: Collection[Stage], *, poll_seconds: float = 0.1
+) -> None:
+    """Wait until no work item of ``stages`` is pending or running."""
+    busy = {
+        (stage.value, status.value) for stage in stages for status in (WorkStatus.PENDING, WorkStatus.RUNNING)
+    }
+    while True:
+        counts = await asyncio.to_thread(work_items.counts)
+        if not any(counts.get(key, 0) for key in busy):
             return
         await asyncio.sleep(poll_seconds)

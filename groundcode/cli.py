@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from groundcode.app import Groundcode, open_groundcode, wait_until_finished
+from groundcode.app import Groundcode, open_groundcode, wait_until_finished, wait_until_idle
 from groundcode.codebook_io import CodebookFormatError, parse_codebook
 from groundcode.domain import Codebook, Project, SegmentUnit, Stage, WorkItem
 from groundcode.settings import Settings
@@ -77,7 +77,10 @@ def import_command(
     speaker_pattern: Annotated[
         list[str] | None, typer.Option(help="Extra speaker-label regex (repeatable); group 1 is the name.")
     ] = None,
-    wait: Annotated[bool, typer.Option(help="Wait until the files are chunked.")] = True,
+    wait: Annotated[
+        bool,
+        typer.Option(help="Wait for chunking (with the Redis queue; the embedded queue always finishes)."),
+    ] = True,
 ) -> None:
     """Import transcripts (and optionally a codebook), then chunk them into segments."""
     if not files and codebook is None:
@@ -282,19 +285,25 @@ def worker(
     stage: Annotated[
         list[Stage] | None, typer.Option(help="Stages to work on (repeatable); all if omitted.")
     ] = None,
+    exit_when_idle: Annotated[
+        bool, typer.Option(help="Stop once no work of these stages is pending or running.")
+    ] = False,
 ) -> None:
-    """Run a queue worker (scaled-out deployments with GROUNDCODE_QUEUE=redis) until interrupted."""
+    """Process queued work: run until interrupted (scaled-out workers), or finish what is left."""
     with _groundcode() as groundcode:
         stages = tuple(stage or Stage)
         console.print(
             f"Worker for {', '.join(s.value for s in stages)} on the {groundcode.settings.queue} queue"
         )
-        asyncio.run(_work_forever(groundcode, stages))
+        asyncio.run(_work(groundcode, stages, exit_when_idle=exit_when_idle))
 
 
-async def _work_forever(groundcode: Groundcode, stages: tuple[Stage, ...]) -> None:
+async def _work(groundcode: Groundcode, stages: tuple[Stage, ...], *, exit_when_idle: bool) -> None:
     async with groundcode.work_service(consume=stages):
-        await asyncio.Event().wait()
+        if exit_when_idle:
+            await wait_until_idle(groundcode.work_items, stages)
+        else:
+            await asyncio.Event().wait()
 
 
 @app.command()

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=120.0, gt=0, description="How long a worker owns a running item.")
     max_attempts: int = Field(default=3, ge=1, description="Attempts before a work item is marked failed.")
     sweep_interval_seconds: float = Field(default=15.0, gt=0)
+    resend_pending_after_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A pending item untouched this long is published again (its message may be lost).",
+    )
 
     max_file_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Largest file import accepts.")
 

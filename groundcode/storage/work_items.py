@@ -63,20 +63,26 @@ class WorkItemStore:
             .values(lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
         )
 
-    def complete(self, item_id: str, follow_ups: Sequence[tuple[Stage, str]]) -> list[WorkItem]:
-        """Mark the item done and create its follow-up items, in one transaction; returns the follow-ups."""
+    def complete(self, item: WorkItem, follow_ups: Sequence[tuple[Stage, str]]) -> list[WorkItem]:
+        """Mark the claimed item done and create its follow-up items, in one transaction.
+
+        Returns the follow-ups. A stale claim (the lease expired and the item was claimed again)
+        changes nothing: the current owner finishes the item.
+        """
         with transaction(self._sessions) as session:
-            session.execute(
+            finished = session.execute(
                 update(WorkItemRow)
-                .where(WorkItemRow.id == item_id)
+                .where(_still_owned(item))
                 .values(status=WorkStatus.DONE.value, lease_expires_at=None, updated_at=utcnow())
             )
+            if finished.rowcount == 0:  # type: ignore[attr-defined]
+                return []
             return [
                 _to_domain(_insert_if_absent(session, Stage(stage), subject_id))
                 for stage, subject_id in follow_ups
             ]
 
-    def record_failure(self, item_id: str, error: str, max_attempts: int) -> WorkItem:
+    def record_failure(self, item: WorkItem, error: str, max_attempts: int) -> WorkItem:
         """Record a failed attempt: back to pending, or ``failed`` once ``max_attempts`` are used up."""
         status_after_failure = case(
             (WorkItemRow.attempts >= max_attempts, WorkStatus.FAILED.value),
@@ -84,8 +90,8 @@ class WorkItemStore:
         )
         updated = self._update_one(
             update(WorkItemRow)
-            # Only a running item: if another worker finished it meanwhile, its outcome stands.
-            .where(WorkItemRow.id == item_id, WorkItemRow.status == WorkStatus.RUNNING.value)
+            # Only our own attempt: if another worker claimed or finished it meanwhile, its outcome stands.
+            .where(_still_owned(item))
             .values(
                 status=status_after_failure,
                 last_error=error,
@@ -93,18 +99,25 @@ class WorkItemStore:
                 updated_at=utcnow(),
             )
         )
-        return updated or self._require(item_id)
+        return updated or self._require(item.id)
 
-    def redeliverable(self, stalled_after_seconds: float) -> list[WorkItem]:
-        """Items whose message may be lost: pending and untouched, or running with an expired lease.
+    def redeliverable(self, pending_after_seconds: float, expired_after_seconds: float) -> list[WorkItem]:
+        """Items whose message may be lost: pending and untouched for ``pending_after_seconds``, or
+        running with an expired lease and untouched for ``expired_after_seconds``.
 
-        Their ``updated_at`` is touched, so the next sweep waits another ``stalled_after_seconds``
-        before sending them again.
+        Their ``updated_at`` is touched, so the next sweep waits as long again before re-sending them.
         """
         now = utcnow()
-        untouched = WorkItemRow.updated_at <= now - timedelta(seconds=stalled_after_seconds)
-        stalled = or_(WorkItemRow.status == WorkStatus.PENDING.value, _lease_expired(now))
-        return self._update_many(update(WorkItemRow).where(untouched, stalled).values(updated_at=now))
+        stale_pending = and_(
+            WorkItemRow.status == WorkStatus.PENDING.value,
+            WorkItemRow.updated_at <= now - timedelta(seconds=pending_after_seconds),
+        )
+        stale_running = and_(
+            _lease_expired(now), WorkItemRow.updated_at <= now - timedelta(seconds=expired_after_seconds)
+        )
+        return self._update_many(
+            update(WorkItemRow).where(or_(stale_pending, stale_running)).values(updated_at=now)
+        )
 
     def retry_failed(
         self, stage: Stage | None = None, item_ids: Collection[str] | None = None
@@ -168,6 +181,15 @@ class WorkItemStore:
         if item is None:
             raise KeyError(f"no work item {item_id!r}")
         return item
+
+
+def _still_owned(item: WorkItem) -> ColumnElement[bool]:
+    """The claim that produced ``item`` is still the current one (same attempt, still running)."""
+    return and_(
+        WorkItemRow.id == item.id,
+        WorkItemRow.status == WorkStatus.RUNNING.value,
+        WorkItemRow.attempts == item.attempts,
+    )
 
 
 def _lease_expired(now: datetime) -> ColumnElement[bool]:

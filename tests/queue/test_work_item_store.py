@@ -1,0 +1,36 @@
+"""Work-item transitions that protect against stale workers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Engine
+
+from groundcode.domain import Stage, WorkStatus
+from groundcode.storage.database import session_factory
+from groundcode.storage.work_items import WorkItemStore
+
+
+def test_a_stale_claim_cannot_fail_or_finish_the_new_owners_attempt(engine: Engine) -> None:
+    store = WorkItemStore(session_factory(engine))
+    item = store.ensure(Stage.CHUNK, "source-1")
+    stale = store.claim(item.id, lease_seconds=0.05)
+    assert stale is not None and stale.attempts == 1
+    time.sleep(0.1)  # the first worker stalls past its lease; another worker takes the item over
+    current = store.claim(item.id, lease_seconds=60)
+    assert current is not None and current.attempts == 2
+
+    after_stale_failure = store.record_failure(stale, "TimeoutError: too slow", max_attempts=1)
+    assert after_stale_failure.status is WorkStatus.RUNNING and after_stale_failure.last_error is None
+    assert store.complete(stale, [(Stage.CHUNK, "follow-up")]) == []
+    assert store.get(item.id).status is WorkStatus.RUNNING  # type: ignore[union-attr]
+
+    assert [f.subject_id for f in store.complete(current, [(Stage.CHUNK, "follow-up")])] == ["follow-up"]
+    assert store.get(item.id).status is WorkStatus.DONE  # type: ignore[union-attr]
+
+
+def test_pending_items_are_resent_only_after_their_threshold(engine: Engine) -> None:
+    store = WorkItemStore(session_factory(engine))
+    item = store.ensure(Stage.CHUNK, "source-1")
+    assert store.redeliverable(pending_after_seconds=60, expired_after_seconds=60) == []
+    assert [i.id for i in store.redeliverable(pending_after_seconds=0, expired_after_seconds=60)] == [item.id]

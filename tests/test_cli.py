@@ -1,0 +1,105 @@
+"""The command line, end to end on the embedded default (SQLite file + in-process queue)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from groundcode.app import open_groundcode
+from groundcode.cli import app
+from groundcode.domain import Source, Stage, content_hash
+from groundcode.settings import Settings
+from groundcode.storage.tables import SourceRow
+
+runner = CliRunner()
+
+TRANSCRIPT = "Interviewer: Where do you start?\nP1: With the budget. Then the law.\n"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)
+    variables = {"GROUNDCODE_DATA_DIR": str(tmp_path / "data"), "GROUNDCODE_MAX_ATTEMPTS": "1"}
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    return variables
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_demo_imports_the_bundled_samples_and_shows_segments(env: dict[str, str]) -> None:
+    code, output = run("demo")
+    assert code == 0, output
+    assert "interview_01_en.txt" in output and "interview_02_fa.txt" in output
+    assert "Interviewer" in output and "مصاحبه‌گر" in output
+
+
+def test_import_reports_each_file_and_a_bad_one_does_not_stop_the_rest(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "one.txt").write_text(TRANSCRIPT, encoding="utf-8")
+    (tmp_path / "empty.md").write_text("  \n", encoding="utf-8")
+    (tmp_path / "book.yaml").write_text("- name: Budget\n- name: Law\n  parent: Budget\n", encoding="utf-8")
+    code, output = run(
+        "import", "one.txt", "empty.md", "missing.txt", "--codebook", "book.yaml", "--unit", "turn"
+    )
+    assert code == 1
+    assert "imported one.txt" in output
+    assert "empty.md:" in output and "missing.txt: cannot read the file" in output
+    assert "Codebook book: 2 codes (version 1)" in output
+    code, output = run("segments", "one.txt")
+    assert code == 0
+    assert "With the budget. Then the law." in output
+    code, output = run("import", "one.txt")
+    assert code == 0 and "already imported one.txt" in output
+
+
+def test_bad_codebook_is_refused_with_its_name(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "book.yaml").write_text("- name: A\n  parent: Nope\n", encoding="utf-8")
+    code, output = run("import", "--codebook", "book.yaml")
+    assert code == 1
+    assert "book.yaml: codes[1]: parent 'Nope' is not a code in this codebook" in output
+
+
+def test_failed_work_is_visible_in_status_and_retry_completes_it(env: dict[str, str]) -> None:
+    # A source whose stored chunking options are broken (as after a bad manual edit) and its queued work.
+    groundcode = open_groundcode(Settings())
+    project = groundcode.repository.ensure_project("default")
+    text = "Interviewer: Why?\nP1: Because."
+    source, _ = groundcode.repository.add_source(
+        Source(
+            project_id=project.id,
+            name="broken.txt",
+            format="txt",
+            text=text,
+            content_hash=content_hash(text),
+            metadata={"chunking": {"unit": "chapter"}},
+        )
+    )
+    groundcode.work_items.ensure(Stage.CHUNK, source.id)
+    code, output = run("worker", "--exit-when-idle")
+    assert code == 0, output
+    code, output = run("status")
+    assert "failed chunk" in output and "unit" in output and "after 1 attempts" in output
+    with groundcode.engine.begin() as connection:
+        connection.execute(update(SourceRow).values(metadata={"chunking": {"unit": "turn"}}))
+    groundcode.close()
+    code, output = run("retry")
+    assert code == 0 and "Retrying 1 failed work items" in output
+    code, output = run("status")
+    assert "failed" not in output.split("\n", 3)[-1]
+    code, output = run("segments", "broken.txt")
+    assert "Because." in output
+
+
+def test_segments_of_an_unknown_project_is_a_clear_error(env: dict[str, str]) -> None:
+    code, output = run("segments", "-p", "nobody")
+    assert code == 1
+    assert "no project named 'nobody'" in output
