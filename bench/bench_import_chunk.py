@@ -1,7 +1,7 @@
 """Import + chunk throughput on a generated corpus, through the real pipeline (storage, queue, chunking).
 
     .venv/bin/python bench/bench_import_chunk.py --transcripts 500 --unit sentence
-    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench .venv/bin/python bench/bench_import_chunk.py
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/bench .venv/bin/python bench/bench_import_chunk.py
 
 Transcripts are built from the bundled sample interviews' turns, shuffled with a fixed seed, so every
 run sees the same corpus (English and Persian mixed). Prints one Markdown table row for bench/RESULTS.md.
@@ -58,7 +58,9 @@ async def chunk_all(settings: Settings, source_ids: list[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--transcripts", type=int, default=500)
     parser.add_argument("--turns", type=int, default=60, help="speaker turns per transcript")
     parser.add_argument("--unit", type=SegmentUnit, default=SegmentUnit.SENTENCE)

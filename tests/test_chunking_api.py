@@ -22,7 +22,10 @@ TRANSCRIPT = (
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[httpx.Client]:
-    with serve_in_thread(create_app(settings)) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
+    with (
+        serve_in_thread(create_app(settings)) as base_url,
+        httpx.Client(base_url=base_url, timeout=30) as http,
+    ):
         yield http
 
 
