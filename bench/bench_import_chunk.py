@@ -21,7 +21,7 @@ from pathlib import Path
 from groundcode.app import open_groundcode, wait_until_finished
 from groundcode.domain import SegmentUnit, Stage
 from groundcode.settings import Settings
-from services.chunking.ingest import import_file
+from services.chunking.ingest import ReadOptions, import_file
 from services.chunking.segmenter import ChunkOptions
 
 
@@ -75,17 +75,13 @@ def main() -> None:
         groundcode = open_groundcode(settings)
         project = groundcode.repository.ensure_project("bench")
         options = ChunkOptions(unit=args.unit)
+        read = ReadOptions(max_bytes=settings.max_file_bytes)
 
         started = time.perf_counter()
         source_ids = []
         for path in sorted(corpus.iterdir()):
             result = import_file(
-                groundcode.repository,
-                project.id,
-                path.name,
-                path.read_bytes(),
-                options,
-                max_bytes=settings.max_file_bytes,
+                groundcode.repository, project.id, path.name, path.read_bytes(), options, read
             )
             assert result.source_id, result.error
             source_ids.append(result.source_id)

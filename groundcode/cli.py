@@ -21,7 +21,7 @@ from groundcode.domain import Codebook, Project, SegmentUnit, Stage, WorkItem
 from groundcode.settings import Settings
 from groundcode.storage.repository import NotFoundError
 from services.chunking.errors import UnreadableFileError
-from services.chunking.ingest import ImportResult, import_file
+from services.chunking.ingest import ImportResult, ReadOptions, import_file
 from services.chunking.readers import decode_text
 from services.chunking.segmenter import ChunkOptions
 
@@ -123,16 +123,10 @@ def _import_one(
         data = path.read_bytes()
     except OSError as error:
         return ImportResult(filename=str(path), error=f"{path}: cannot read the file ({error.strerror})")
-    return import_file(
-        groundcode.repository,
-        project.id,
-        str(path),
-        data,
-        options,
-        max_bytes=groundcode.settings.max_file_bytes,
-        csv_column=csv_column,
-        csv_id_column=csv_id_column,
+    read = ReadOptions(
+        max_bytes=groundcode.settings.max_file_bytes, csv_column=csv_column, csv_id_column=csv_id_column
     )
+    return import_file(groundcode.repository, project.id, str(path), data, options, read)
 
 
 def _import_codebook(groundcode: Groundcode, project: Project, path: Path) -> Codebook:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundcode.domain import Code, Codebook, Project, Segment, SegmentUnit, Source
+from groundcode.domain import Code, Codebook, Project, Segment, Source
 from groundcode.storage.database import transaction
 from groundcode.storage.tables import CodebookRow, CodeRow, ProjectRow, SegmentRow, SourceRow
+
+ModelT = TypeVar("ModelT", Source, Segment)
 
 
 class NotFoundError(LookupError):
@@ -198,42 +201,30 @@ class Repository:
             )
 
 
+def _row_values(model: Source | Segment) -> dict[str, Any]:
+    # The ORM attribute is ``metadata_`` because ``metadata`` is reserved on declarative classes.
+    values = model.model_dump()
+    values["metadata_"] = values.pop("metadata")
+    return values
+
+
 def _source_row(source: Source) -> SourceRow:
-    data = source.model_dump()
-    data["metadata_"] = data.pop("metadata")
-    return SourceRow(**data)
-
-
-def _source(row: SourceRow) -> Source:
-    return Source(
-        id=row.id,
-        project_id=row.project_id,
-        name=row.name,
-        format=row.format,
-        language=row.language,
-        text=row.text,
-        content_hash=row.content_hash,
-        metadata=row.metadata_,
-        imported_at=row.imported_at,
-    )
+    return SourceRow(**_row_values(source))
 
 
 def _segment_row(segment: Segment) -> SegmentRow:
-    data = segment.model_dump()
-    data["metadata_"] = data.pop("metadata")
-    data["unit"] = segment.unit.value
-    return SegmentRow(**data)
+    return SegmentRow(**_row_values(segment))
+
+
+def _from_row(model_type: type[ModelT], row: SourceRow | SegmentRow) -> ModelT:
+    values = {column.key: getattr(row, column.key) for column in row.__mapper__.column_attrs}
+    values["metadata"] = values.pop("metadata_")
+    return model_type.model_validate(values)
+
+
+def _source(row: SourceRow) -> Source:
+    return _from_row(Source, row)
 
 
 def _segment(row: SegmentRow) -> Segment:
-    return Segment(
-        id=row.id,
-        source_id=row.source_id,
-        position=row.position,
-        start=row.start,
-        end=row.end,
-        text=row.text,
-        unit=SegmentUnit(row.unit),
-        speaker=row.speaker,
-        metadata=row.metadata_,
-    )
+    return _from_row(Segment, row)

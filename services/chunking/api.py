@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from groundcode.domain import Segment, SegmentUnit, Source, Stage
 from groundcode.http import GroundcodeDep, WorkDep, core_router, install_error_handlers, service_lifespan
 from groundcode.settings import Settings
-from services.chunking.ingest import ImportResult, import_file
+from services.chunking.ingest import ImportResult, ReadOptions, import_file
 from services.chunking.segmenter import ChunkOptions
 
 
@@ -50,19 +50,13 @@ async def upload_sources(
     options = ChunkOptions(unit=unit, language=language, min_chars=min_chars, max_chars=max_chars)
     target = groundcode.repository.ensure_project(project)
     limit = groundcode.settings.max_file_bytes
+    read = ReadOptions(max_bytes=limit, csv_column=csv_column, csv_id_column=csv_id_column)
     results = []
     for upload in files:
         # Read one byte past the limit: enough for the reader to refuse an oversized file by name.
         data = await upload.read(limit + 1)
         result = import_file(
-            groundcode.repository,
-            target.id,
-            upload.filename or "upload",
-            data,
-            options,
-            max_bytes=limit,
-            csv_column=csv_column,
-            csv_id_column=csv_id_column,
+            groundcode.repository, target.id, upload.filename or "upload", data, options, read
         )
         if result.source_id:
             await work.runner.submit(Stage.CHUNK, result.source_id)

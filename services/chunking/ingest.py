@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from groundcode.domain import Segment, Source, Stage, content_hash, derived_id
 from groundcode.storage.repository import Repository
@@ -17,15 +17,21 @@ from services.chunking.readers import Block, ExtractedDocument, read_document
 from services.chunking.segmenter import ChunkOptions, SegmentSpan, segment_document
 
 
+class ReadOptions(BaseModel):
+    """How to read files: the size limit, and which CSV columns hold answers and respondent ids."""
+
+    max_bytes: int = Field(gt=0)
+    csv_column: str | None = None
+    csv_id_column: str | None = None
+
+
 def build_source(
     project_id: str,
     filename: str,
     data: bytes,
     options: ChunkOptions,
+    read: ReadOptions,
     *,
-    max_bytes: int,
-    csv_column: str | None = None,
-    csv_id_column: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Source:
     """Read a file into a Source whose text is exactly what segment offsets will refer to.
@@ -34,9 +40,7 @@ def build_source(
     structure the format itself gave (speaker turns, survey rows, subtitle cues) travel with the
     source, so the chunk stage needs nothing but the source id.
     """
-    document = read_document(
-        filename, data, max_bytes=max_bytes, csv_column=csv_column, csv_id_column=csv_id_column
-    )
+    document = read_document(filename, data, **read.model_dump())
     language = options.language or detect_language(document.text)
     return Source(
         project_id=project_id,
@@ -69,22 +73,11 @@ def import_file(
     filename: str,
     data: bytes,
     options: ChunkOptions,
-    *,
-    max_bytes: int,
-    csv_column: str | None = None,
-    csv_id_column: str | None = None,
+    read: ReadOptions,
 ) -> ImportResult:
     """Store one file as a source. A bad file gives an error result and writes nothing."""
     try:
-        source = build_source(
-            project_id,
-            filename,
-            data,
-            options,
-            max_bytes=max_bytes,
-            csv_column=csv_column,
-            csv_id_column=csv_id_column,
-        )
+        source = build_source(project_id, filename, data, options, read)
     except UnreadableFileError as error:
         return ImportResult(filename=filename, error=str(error))
     stored, created = repository.add_source(source)
