@@ -16,8 +16,8 @@ sentences at colons); and "…" ends a sentence when a capital letter follows, a
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 import unicodedata
 
 import pysbd
@@ -35,9 +35,17 @@ _EMOJI_MODIFIERS = range(0x1F3FB, 0x1F400)  # skin tones
 Span = tuple[int, int]
 
 
-@functools.cache
+_per_thread = threading.local()
+
+
 def _segmenter(language: str) -> pysbd.Segmenter:
-    return pysbd.Segmenter(language=language if language in _PYSBD_LANGUAGES else "en", clean=False)
+    # One segmenter per thread and language: a pysbd.Segmenter keeps the text it is working on in
+    # instance attributes, so sharing one between the chunk stage's worker threads mixes up texts.
+    segmenters: dict[str, pysbd.Segmenter] = _per_thread.__dict__.setdefault("segmenters", {})
+    if language not in segmenters:
+        pysbd_language = language if language in _PYSBD_LANGUAGES else "en"
+        segmenters[language] = pysbd.Segmenter(language=pysbd_language, clean=False)
+    return segmenters[language]
 
 
 def _skip_space(text: str, position: int, end: int) -> int:

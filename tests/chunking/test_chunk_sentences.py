@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -81,3 +82,17 @@ def test_a_long_paragraph_is_split_in_pieces_without_losing_sentences() -> None:
 )
 def test_detect_language(text: str, language: str) -> None:
     assert detect_language(text) == language
+
+
+def test_splitting_in_parallel_threads_gives_the_same_sentences() -> None:
+    # The chunk stage runs handlers in a thread pool; pysbd segmenters must not be shared between threads.
+    texts = [
+        f"Interview {index}. Dr. Smith said the budget grew 3.5% in {2000 + index}! Why? "
+        "Nobody knew… The portal was slow. مصاحبه‌گر گفت بودجه کم است. آیا قانون کافی است؟ " * 20
+        for index in range(24)
+    ]
+    languages = ["en" if index % 2 else "fa" for index in range(len(texts))]
+    sequential = [split_sentences(text, language) for text, language in zip(texts, languages, strict=True)]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(split_sentences, texts, languages))
+    assert parallel == sequential
