@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property
 
 from sqlalchemy import Engine
 
@@ -16,8 +16,14 @@ from groundcode.storage.database import create_database_engine, migrate, session
 from groundcode.storage.repository import Repository
 from groundcode.storage.work_items import WorkItemStore
 from services.chunking.ingest import chunk_source
+from services.retrieval.embeddings import Embedder, embedder_from_settings
+from services.retrieval.indexing import index_codebook_handler, index_source_handler
+from services.retrieval.vector_store import VectorStore, vector_store_from_settings
 
 ALL_STAGES: tuple[Stage, ...] = tuple(Stage)
+NEXT_STAGE: dict[Stage, Stage] = {Stage.CHUNK: Stage.INDEX}
+"""Which stage a subject goes to after each stage (the follow-ups the handlers hand on)."""
+STAGE_LABELS = {Stage.CHUNK: "Chunking", Stage.INDEX: "Indexing", Stage.INDEX_CODEBOOK: "Indexing codebook"}
 
 
 @dataclass
@@ -29,9 +35,26 @@ class Groundcode:
     repository: Repository
     work_items: WorkItemStore
 
+    @cached_property
+    def embedder(self) -> Embedder:
+        """Built on first use: loading the model takes a moment and only indexing and search need it."""
+        return embedder_from_settings(self.settings)
+
+    @cached_property
+    def vector_store(self) -> VectorStore:
+        return vector_store_from_settings(self.settings)
+
     def handlers(self) -> dict[Stage, StageHandler]:
         """The handler of every pipeline stage, bound to this process's adapters."""
-        return {Stage.CHUNK: partial(chunk_source, self.repository)}
+        return {
+            Stage.CHUNK: lambda source_id: chunk_source(self.repository, source_id),
+            Stage.INDEX: lambda source_id: index_source_handler(
+                self.repository, self.embedder, self.vector_store, source_id
+            ),
+            Stage.INDEX_CODEBOOK: lambda codebook_id: index_codebook_handler(
+                self.repository, self.embedder, self.vector_store, codebook_id
+            ),
+        }
 
     def work_service(self, consume: Collection[Stage] | None = None) -> WorkService:
         """Queue, runner and sweeper. By default the embedded queue runs every stage in this process,

@@ -15,7 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from groundcode.app import Groundcode, open_groundcode, wait_until_finished, wait_until_idle
+from groundcode.app import (
+    NEXT_STAGE,
+    STAGE_LABELS,
+    Groundcode,
+    open_groundcode,
+    wait_until_finished,
+    wait_until_idle,
+)
 from groundcode.codebook_io import CodebookFormatError, parse_codebook
 from groundcode.domain import Codebook, Project, SegmentUnit, Stage, WorkItem
 from groundcode.settings import Settings
@@ -24,6 +31,8 @@ from services.chunking.errors import UnreadableFileError
 from services.chunking.ingest import ImportResult, ReadOptions, import_file
 from services.chunking.readers import decode_text
 from services.chunking.segmenter import ChunkOptions
+from services.retrieval.search import SegmentFilter, candidate_codes
+from services.retrieval.search import search as search_segments
 
 app = typer.Typer(
     help="groundcode: first-pass qualitative coding with the researcher in charge.", no_args_is_help=True
@@ -97,14 +106,15 @@ def import_command(
     with _groundcode() as groundcode:
         target = groundcode.repository.ensure_project(project)
         if codebook is not None:
-            _import_codebook(groundcode, target, codebook)
+            imported_codebook = _import_codebook(groundcode, target, codebook)
+            asyncio.run(_process(groundcode, Stage.INDEX_CODEBOOK, [imported_codebook.id], wait=wait))
         results = [
             _import_one(groundcode, target, path, options, csv_column, csv_id_column) for path in files or []
         ]
         _print_import_results(results)
         source_ids = [result.source_id for result in results if result.source_id]
         if source_ids:
-            asyncio.run(_chunk(groundcode, source_ids, wait=wait))
+            asyncio.run(_process(groundcode, Stage.CHUNK, source_ids, wait=wait))
             if wait:
                 _print_sources(groundcode, target)
     if any(result.error for result in results):
@@ -155,11 +165,15 @@ def _print_import_results(results: list[ImportResult]) -> None:
             )
 
 
-async def _chunk(groundcode: Groundcode, source_ids: list[str], *, wait: bool) -> None:
+async def _process(groundcode: Groundcode, first: Stage, subject_ids: list[str], *, wait: bool) -> None:
+    """Submit the subjects to ``first`` and, if asked, follow them through the later stages."""
     async with groundcode.work_service() as work:
-        items = [await work.runner.submit(Stage.CHUNK, source_id) for source_id in source_ids]
-        if wait:
-            await _wait_with_progress(groundcode, items, "Chunking")
+        items = [await work.runner.submit(first, subject_id) for subject_id in subject_ids]
+        stage: Stage | None = first
+        while wait and stage is not None and items:
+            await _wait_with_progress(groundcode, items, STAGE_LABELS[stage])
+            stage = NEXT_STAGE.get(stage)
+            items = groundcode.work_items.find(stage, subject_ids) if stage else []
 
 
 async def _wait_with_progress(groundcode: Groundcode, items: list[WorkItem], label: str) -> None:
@@ -236,6 +250,76 @@ def segments(
 
 
 @app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in any language.")],
+    project: ProjectOption = "default",
+    k: Annotated[int, typer.Option("-k", help="How many segments.")] = 10,
+    source: Annotated[
+        list[str] | None, typer.Option(help="Only these sources (name or id; repeatable).")
+    ] = None,
+    speaker: Annotated[list[str] | None, typer.Option(help="Only these speakers (repeatable).")] = None,
+) -> None:
+    """Find segments by meaning (e.g. 'trust in officials'), across English and Persian."""
+    with _groundcode() as groundcode:
+        target = _project(groundcode, project)
+        try:
+            source_ids = [groundcode.repository.find_source(target.id, name).id for name in source or []]
+        except NotFoundError as error:
+            raise _fail(str(error)) from error
+        filters = SegmentFilter(source_ids=source_ids, speakers=speaker or [])
+        (hits,) = search_segments(
+            groundcode.embedder, groundcode.vector_store, target.id, [query], k=k, filters=filters
+        )
+        names = {item.id: item.name for item in groundcode.repository.list_sources(target.id)}
+        table = Table(title=f"Segments matching {query!r} (ranked; scores compare only within one query)")
+        for column in ("score", "source", "speaker", "text"):
+            table.add_column(column, overflow="fold")
+        for hit in hits:
+            table.add_row(
+                f"{hit.score:.3f}", names.get(hit.source_id, hit.source_id), hit.speaker or "", hit.text
+            )
+        console.print(table)
+
+
+@app.command()
+def candidates(
+    source: Annotated[str, typer.Argument(help="Source name or id.")],
+    position: Annotated[int, typer.Argument(help="Segment number (the # column of 'groundcode segments').")],
+    project: ProjectOption = "default",
+    k: Annotated[int, typer.Option("-k", help="How many codes.")] = 10,
+) -> None:
+    """The codebook codes closest in meaning to one segment: the candidates suggestion starts from."""
+    with _groundcode() as groundcode:
+        target = _project(groundcode, project)
+        try:
+            found = groundcode.repository.find_source(target.id, source)
+        except NotFoundError as error:
+            raise _fail(str(error)) from error
+        chosen = groundcode.repository.list_segments(found.id, offset=position, limit=1)
+        if not chosen:
+            raise _fail(f"{found.name} has no segment number {position}")
+        (ranked,) = candidate_codes(
+            groundcode.embedder, groundcode.vector_store, target.id, [chosen[0].text], k=k
+        )
+        if not ranked:
+            raise _fail("the project has no indexed codebook; import one with --codebook")
+        console.print(
+            f"[bold]{found.name} #{position}[/bold] ({chosen[0].speaker or 'no speaker'}): {chosen[0].text}"
+        )
+        table = Table(title="Candidate codes (ranked by similarity)")
+        for column in ("rank", "score", "code", "codebook"):
+            table.add_column(column)
+        for rank, candidate in enumerate(ranked, start=1):
+            table.add_row(
+                str(rank),
+                f"{candidate.score:.3f}",
+                candidate.name,
+                f"{candidate.codebook} v{candidate.codebook_version}",
+            )
+        console.print(table)
+
+
+@app.command()
 def status() -> None:
     """Work items by stage and status, and every failure with its error."""
     with _groundcode() as groundcode:
@@ -307,7 +391,7 @@ def serve(
     workers: Annotated[bool, typer.Option(help="Run the stage workers in this process.")] = True,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
-    from services.chunking.api import create_app
+    from groundcode.server import create_app
 
     uvicorn.run(create_app(Settings(), run_workers=workers), host=host, port=port)
 

@@ -127,7 +127,9 @@ class Codebook(Model):
 class Stage(StrEnum):
     """Pipeline stages, in order. Each stage is a queue topic."""
 
-    CHUNK = "chunk"
+    CHUNK = "chunk"  # subject: a source id
+    INDEX = "index"  # subject: a source id (its segments are embedded)
+    INDEX_CODEBOOK = "index-codebook"  # subject: a codebook (version) id
 
 
 class WorkStatus(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
 
@@ -35,6 +35,20 @@ def service_lifespan(
             groundcode.close()
 
     return lifespan
+
+
+def build_app(
+    settings: Settings, *, title: str, description: str, routers: Sequence[APIRouter], run_workers: bool
+) -> FastAPI:
+    """A service app: the shared lifespan, error handling and health/queue routes, plus ``routers``."""
+    app = FastAPI(
+        title=title, description=description, lifespan=service_lifespan(settings, run_workers=run_workers)
+    )
+    install_error_handlers(app)
+    app.include_router(core_router)
+    for router in routers:
+        app.include_router(router)
+    return app
 
 
 def get_groundcode(request: Request) -> Groundcode:

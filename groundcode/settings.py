@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,22 @@ class Settings(BaseSettings):
     )
 
     max_file_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Largest file import accepts.")
+
+    embedding_model: str = Field(
+        default="local:multilingual-e5-small",
+        description="'local:multilingual-e5-small' (bundled, offline) or a litellm embedding model name, "
+        "e.g. 'openai/text-embedding-3-small'. Changing it starts new, empty vector collections.",
+    )
+    embedding_api_base: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible embeddings server (litellm models only)."
+    )
+    embedding_api_key: SecretStr | None = Field(
+        default=None, description="Key for the litellm model; default: the provider's own variable."
+    )
+    chroma_host: str | None = Field(
+        default=None, description="Chroma server host; unset means embedded Chroma in data_dir/chroma."
+    )
+    chroma_port: int = Field(default=8000, gt=0, lt=65536, description="Chroma server port.")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

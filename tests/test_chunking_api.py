@@ -56,7 +56,7 @@ def test_upload_chunks_and_offsets_point_into_the_stored_text(client: httpx.Clie
     assert [s["speaker"] for s in segments][:2] == ["Interviewer", "P1"]
     listed = client.get("/projects/study/sources").json()
     assert listed[0]["segments"] == len(segments)
-    assert client.get("/work-items").json()["counts"] == {"chunk": {"done": 1}}
+    assert client.get("/work-items").json()["counts"]["chunk"] == {"done": 1}
 
 
 def test_bad_file_is_refused_by_name_and_others_still_import(client: httpx.Client) -> None:

@@ -37,15 +37,16 @@ def scaled_out_env(
 
 @pytest.fixture
 def workers(scaled_out_env: dict[str, str], tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Two chunk workers in their own processes, started together (they migrate concurrently)."""
+    """Two chunk workers and one index worker in their own processes, started together (so they migrate
+    concurrently). One index worker, because embedded Chroma serves one process at a time."""
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "groundcode", "worker", "--stage", "chunk"],
+            [sys.executable, "-m", "groundcode", "worker", "--stage", stage],
             env={**os.environ, **scaled_out_env},
             stdout=(tmp_path / f"worker-{index}.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
-        for index in range(2)
+        for index, stage in enumerate(["chunk", "chunk", "index"])
     ]
     try:
         yield processes
@@ -55,7 +56,7 @@ def workers(scaled_out_env: dict[str, str], tmp_path: Path) -> Iterator[list[sub
             process.wait(10)
 
 
-def test_import_is_chunked_by_separate_worker_processes(
+def test_import_is_chunked_and_indexed_by_separate_worker_processes(
     workers: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     files = []
@@ -75,6 +76,6 @@ def test_import_is_chunked_by_separate_worker_processes(
         project = groundcode.repository.get_project("default")
         counts = groundcode.repository.segment_counts(project.id)
         assert sorted(counts.values()) == [3] * 8
-        assert groundcode.work_items.counts() == {("chunk", "done"): 8}
+        assert groundcode.work_items.counts() == {("chunk", "done"): 8, ("index", "done"): 8}
     finally:
         groundcode.close()

@@ -178,6 +178,14 @@ class Repository:
             )
         return codebook, True
 
+    def get_codebook(self, codebook_id: str) -> Codebook:
+        """One stored codebook version by id."""
+        with self._sessions() as session:
+            row = session.get(CodebookRow, codebook_id)
+            if row is None:
+                raise NotFoundError(f"no codebook with id {codebook_id!r}")
+            return _codebook(session, row)
+
     def latest_codebook(self, project_id: str, name: str | None = None) -> Codebook | None:
         """The newest version of the named codebook (or of the most recently saved one)."""
         with self._sessions() as session:
@@ -187,18 +195,21 @@ class Repository:
             row = session.scalar(query.order_by(CodebookRow.created_at.desc(), CodebookRow.version.desc()))
             if row is None:
                 return None
-            code_rows = session.scalars(
-                select(CodeRow).where(CodeRow.codebook_id == row.id).order_by(CodeRow.position)
-            )
-            codes = [Code.model_validate(code_row, from_attributes=True) for code_row in code_rows]
-            return Codebook(
-                id=row.id,
-                project_id=row.project_id,
-                name=row.name,
-                version=row.version,
-                codes=codes,
-                created_at=row.created_at,
-            )
+            return _codebook(session, row)
+
+
+def _codebook(session: Session, row: CodebookRow) -> Codebook:
+    code_rows = session.scalars(
+        select(CodeRow).where(CodeRow.codebook_id == row.id).order_by(CodeRow.position)
+    )
+    return Codebook(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        version=row.version,
+        codes=[Code.model_validate(code_row, from_attributes=True) for code_row in code_rows],
+        created_at=row.created_at,
+    )
 
 
 def _row_values(model: Source | Segment) -> dict[str, Any]:

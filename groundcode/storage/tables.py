@@ -116,3 +116,15 @@ class WorkItemRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class LLMCacheRow(Base):
+    """A validated LLM answer for one segment, so a redelivered work item never pays for it twice."""
+
+    __tablename__ = "llm_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    segment_id: Mapped[str] = mapped_column(String(36), index=True)
+    model: Mapped[str] = mapped_column(String(200))
+    value: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]

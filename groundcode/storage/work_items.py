@@ -152,6 +152,14 @@ class WorkItemStore:
         with self._sessions() as session:
             return [_to_domain(row) for row in session.scalars(query)]
 
+    def find(self, stage: Stage, subject_ids: Collection[str]) -> list[WorkItem]:
+        """The existing items of ``stage`` for these subjects (subjects without one are left out)."""
+        query = select(WorkItemRow).where(
+            WorkItemRow.stage == stage.value, WorkItemRow.subject_id.in_(subject_ids)
+        )
+        with self._sessions() as session:
+            return [_to_domain(row) for row in session.scalars(query)]
+
     def get(self, item_id: str) -> WorkItem | None:
         with self._sessions() as session:
             row = session.get(WorkItemRow, item_id)

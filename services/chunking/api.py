@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI, Form, Query, UploadFile, status
 from pydantic import BaseModel
 
 from groundcode.domain import Segment, SegmentUnit, Source, Stage
-from groundcode.http import GroundcodeDep, WorkDep, core_router, install_error_handlers, service_lifespan
+from groundcode.http import GroundcodeDep, WorkDep, build_app
 from groundcode.settings import Settings
 from services.chunking.ingest import ImportResult, ReadOptions, import_file
 from services.chunking.segmenter import ChunkOptions
@@ -105,12 +105,10 @@ def list_segments(
 
 def create_app(settings: Settings, *, run_workers: bool = True) -> FastAPI:
     """The chunking service app; with ``run_workers`` its queue workers run in the same process."""
-    app = FastAPI(
+    return build_app(
+        settings,
         title="groundcode chunking service",
         description="Import transcripts and cut them into segments with exact character offsets.",
-        lifespan=service_lifespan(settings, run_workers=run_workers),
+        routers=[router],
+        run_workers=run_workers,
     )
-    install_error_handlers(app)
-    app.include_router(core_router)
-    app.include_router(router)
-    return app

@@ -113,7 +113,7 @@ def _segment(source: Source, position: int, span: SegmentSpan) -> Segment:
 
 
 def chunk_source(repository: Repository, source_id: str) -> Sequence[tuple[Stage, str]]:
-    """The chunk stage handler: (re)build a source's segments. Idempotent. Returns follow-up work."""
+    """The chunk stage handler: (re)build a source's segments, then hand them on to be indexed. Idempotent."""
     source = repository.get_source(source_id)
     repository.replace_segments(source.id, segments_for(source))
-    return []
+    return [(Stage.INDEX, source.id)]

@@ -1,0 +1,21 @@
+"""The embedded default's single HTTP app: every service's routes in one process (``groundcode serve``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from groundcode.http import build_app
+from groundcode.settings import Settings
+from services.chunking.api import router as chunking_router
+from services.retrieval.api import router as retrieval_router
+
+
+def create_app(settings: Settings, *, run_workers: bool = True) -> FastAPI:
+    """All routes of all services, with the stage workers in this process unless told otherwise."""
+    return build_app(
+        settings,
+        title="groundcode",
+        description="Import and chunk transcripts, retrieve candidate codes and similar segments.",
+        routers=[chunking_router, retrieval_router],
+        run_workers=run_workers,
+    )

@@ -1,0 +1,422 @@
+"""The LLM suggestion backend: any chat model litellm can call, behind the ``SuggestionBackend`` protocol.
+
+One call answers a batch of segments of the same mode. The reply must follow a JSON schema
+(``models.response_schema``); an invalid reply is re-asked with the validation error appended, a
+transient provider error (429, 5xx, timeout) is retried with backoff, and what is still unusable raises
+``SuggestionFailed``. Valid answers go to the response cache before they are grounded, so a redelivered
+work item is answered from the cache.
+
+This is the only module that imports litellm: it sets litellm's offline switches first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+import weakref
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+from urllib.parse import urlsplit
+
+import openai
+from pydantic import BaseModel, Field, SecretStr
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_base, wait_exponential_jitter
+
+from groundcode.domain import utcnow
+from groundcode.offline_litellm import import_litellm
+from services.suggestion.cache import ResponseCache, cache_key
+from services.suggestion.grounding import ground_answer
+from services.suggestion.models import (
+    Answer,
+    CachedAnswer,
+    CallRecord,
+    InvalidAnswer,
+    Mode,
+    SegmentSuggestions,
+    SuggestionRequest,
+    parse_answer,
+    response_schema,
+)
+from services.suggestion.prompts import (
+    PromptTemplate,
+    load_template,
+    new_boundary,
+    prompt_texts,
+    render_messages,
+    render_reask,
+)
+from services.suggestion.redaction import Redaction, Redactor
+
+litellm = import_litellm()
+
+if TYPE_CHECKING:
+    from litellm import ModelResponse
+
+
+class SuggestionFailed(RuntimeError):
+    """No usable answer for these segments after retries and re-asks; the work item should fail."""
+
+    def __init__(self, segment_ids: Sequence[str], reason: str) -> None:
+        super().__init__(f"no usable LLM answer for segment(s) {', '.join(segment_ids)}: {reason}")
+        self.segment_ids = list(segment_ids)
+        self.reason = reason
+
+
+class RemoteModelNotAllowed(ValueError):
+    """The configured model would send transcript text off this machine, which was not allowed."""
+
+
+class SuggestionBackend(Protocol):
+    """Ranked candidate codes for segments, one ``SegmentSuggestions`` per request, in request order."""
+
+    async def suggest(self, requests: Sequence[SuggestionRequest]) -> list[SegmentSuggestions]: ...
+
+
+JsonMode = Literal["json_schema", "json_object"]
+
+
+class LiteLLMConfig(BaseModel):
+    """How to reach the model and how hard to try."""
+
+    model: str = Field(description="A litellm model name, e.g. 'openai/qwen2.5-7b-instruct' for llama.cpp.")
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    temperature: float = Field(default=0.0, ge=0.0)
+    timeout_seconds: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, description="Retries after 429, 5xx and timeouts.")
+    max_reasks: int = Field(default=2, ge=0, description="Re-asks after an invalid reply.")
+    batch_size: int = Field(default=1, ge=1, description="Segments per call.")
+    json_mode: JsonMode = Field(
+        default="json_schema",
+        description="'json_schema' (OpenAI, vLLM, Ollama) or 'json_object' plus 'schema' (llama.cpp).",
+    )
+    concurrency: int = Field(default=4, ge=1, description="Calls in flight per provider endpoint.")
+    allow_remote: bool = False
+    retry_initial_seconds: float = Field(default=1.0, gt=0)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
+    retry_after_cap_seconds: float = Field(default=60.0, gt=0, description="Longest Retry-After honoured.")
+    prompts_dir: Path | None = None
+
+
+def check_destination(model: str, api_base: str | None, *, allow_remote: bool) -> str:
+    """The model's litellm provider. Raises ``RemoteModelNotAllowed`` unless requests stay on this
+    machine (loopback ``api_base``, or a provider whose default endpoint is loopback) or remote is allowed."""
+    _, provider, _, default_base = litellm.get_llm_provider(model=model, api_base=api_base)
+    base = api_base or default_base
+    if not allow_remote and not (base and _is_loopback(base)):
+        where = base or f"{provider}'s hosted API"
+        raise RemoteModelNotAllowed(
+            f"model {model!r} would send transcript text to {where}, off this machine. Point api_base at a "
+            "local server, or set allow_remote (GROUNDCODE_LLM_ALLOW_REMOTE=true) to consent; consider "
+            "redacting participant names."
+        )
+    return str(provider)
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_transient(error: BaseException) -> bool:
+    """Worth retrying: timeouts, lost connections, 408, 429 and 5xx. Other 4xx will fail the same way."""
+    if isinstance(error, openai.APIConnectionError):  # includes litellm.Timeout
+        return True
+    status = getattr(error, "status_code", None) if isinstance(error, openai.APIError) else None
+    return isinstance(status, int) and (status in (408, 429) or status >= 500)
+
+
+def retry_after_seconds(error: BaseException) -> float | None:
+    """The ``Retry-After`` of a failed response, in seconds (HTTP dates are not used by LLM servers)."""
+    # litellm keeps the provider's headers here; ``error.response`` is a rebuilt response without them.
+    headers: Mapping[str, str] | None = getattr(error, "litellm_response_headers", None)
+    value = next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and seconds >= 0 else None
+
+
+class _WaitRetryAfter(wait_base):
+    """As long as the server's Retry-After asks (capped), else exponential backoff with jitter."""
+
+    def __init__(self, backoff: wait_base, cap: float) -> None:
+        self._backoff = backoff
+        self._cap = cap
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        seconds = retry_after_seconds(error) if error else None
+        return min(seconds, self._cap) if seconds is not None else self._backoff(retry_state)
+
+
+class ProviderLimits:
+    """At most ``limit`` calls in flight per provider endpoint, shared by the backends given it.
+
+    asyncio semaphores belong to one event loop, so there is one set per running loop.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]]
+        self._semaphores = weakref.WeakKeyDictionary()
+
+    def semaphore(self, endpoint: str) -> asyncio.Semaphore:
+        per_loop = self._semaphores.setdefault(asyncio.get_running_loop(), {})
+        return per_loop.setdefault(endpoint, asyncio.Semaphore(self._limit))
+
+
+class _Pending(NamedTuple):
+    position: int
+    request: SuggestionRequest
+    shown: SuggestionRequest  # the request as the model sees it (redacted)
+    redaction: Redaction
+    key: str
+
+
+class LiteLLMBackend:
+    """Suggestions from a chat model through litellm (llama.cpp, Ollama, vLLM, or a hosted provider)."""
+
+    backend_name = "litellm"
+
+    def __init__(
+        self,
+        config: LiteLLMConfig,
+        *,
+        cache: ResponseCache | None = None,
+        redactor: Redactor | None = None,
+        limits: ProviderLimits | None = None,
+    ) -> None:
+        self._config = config
+        self._provider = check_destination(config.model, config.api_base, allow_remote=config.allow_remote)
+        self._endpoint = f"{self._provider}@{config.api_base or 'default'}"
+        self._cache = cache
+        self._redactor = redactor
+        self._limits = limits or ProviderLimits(config.concurrency)
+        self._templates = {mode: load_template(mode, config.prompts_dir) for mode in Mode}
+
+    async def suggest(self, requests: Sequence[SuggestionRequest]) -> list[SegmentSuggestions]:
+        """Cached answers first, the rest in batches of one mode; every batch runs to the end (so its
+        answers are cached) before the first failure, if any, is raised."""
+        results: dict[int, SegmentSuggestions] = {}
+        misses: list[_Pending] = []
+        for index, request in enumerate(requests):
+            pending = self._prepare(index, request)
+            entry = await asyncio.to_thread(self._cache.get, pending.key) if self._cache is not None else None
+            if entry is None:
+                misses.append(pending)
+            else:
+                results[index] = self._ground(pending, entry, cache_hit=True)
+        batches = _batches(misses, self._config.batch_size)
+        outcomes = await asyncio.gather(*(self._answer(batch) for batch in batches), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            results.update(outcome)
+        return [results[index] for index in range(len(requests))]
+
+    def _prepare(self, position: int, request: SuggestionRequest) -> _Pending:
+        shown, redaction = self._redact(request)
+        key = cache_key(
+            shown,
+            model=self._config.model,
+            prompt_version=self._templates[request.mode].version,
+            temperature=self._config.temperature,
+        )
+        return _Pending(position, request, shown, redaction, key)
+
+    def _redact(self, request: SuggestionRequest) -> tuple[SuggestionRequest, Redaction]:
+        if self._redactor is None:
+            return request, Redaction(request.text)
+        mask = self._redactor.redact
+        redaction = mask(request.text)
+        shown = request.model_copy(
+            update={
+                "text": redaction.text,
+                "speaker": mask(request.speaker).text if request.speaker else None,
+                "context_before": mask(request.context_before).text,
+                "context_after": mask(request.context_after).text,
+                "exemplars": [
+                    exemplar.model_copy(update={"text": mask(exemplar.text).text})
+                    for exemplar in request.exemplars
+                ],
+            }
+        )
+        return shown, redaction
+
+    async def _answer(self, batch: Sequence[_Pending]) -> dict[int, SegmentSuggestions]:
+        mode = batch[0].request.mode
+        template = self._templates[mode]
+        shown = {f"S{number}": pending.shown for number, pending in enumerate(batch, start=1)}
+        segment_ids = [pending.request.segment_id for pending in batch]
+        messages = render_messages(template, shown, new_boundary(prompt_texts(list(shown.values()))))
+        answers, call = await self._ask(template, messages, mode, shown, segment_ids)
+        results = {}
+        for label, pending in zip(shown, batch, strict=True):
+            entry = CachedAnswer(
+                segment_id=pending.request.segment_id,
+                model=self._config.model,
+                mode=mode,
+                answer=answers[label].model_dump(mode="json"),
+                call=call,
+            )
+            if self._cache is not None:
+                await asyncio.to_thread(self._cache.put, pending.key, entry)
+            results[pending.position] = self._ground(pending, entry, cache_hit=False)
+        return results
+
+    async def _ask(
+        self,
+        template: PromptTemplate,
+        messages: list[dict[str, str]],
+        mode: Mode,
+        shown: Mapping[str, SuggestionRequest],
+        segment_ids: Sequence[str],
+    ) -> tuple[dict[str, Answer], CallRecord]:
+        """Ask until the reply validates, appending each validation error for the model to fix
+        (the re-ask pattern of ``instructor``), at most ``max_reasks`` times."""
+        started = time.monotonic()
+        response_format = self._response_format(response_schema(mode, shown))
+        usage: Counter[str] = Counter()
+        costs: list[float | None] = []
+        http_calls = 0
+        problem: InvalidAnswer | None = None
+        for reasks in range(self._config.max_reasks + 1):
+            response, calls = await self._complete(messages, response_format, segment_ids)
+            http_calls += calls
+            usage.update(_usage(response))
+            costs.append(_cost(response))
+            content = _content(response)
+            try:
+                answers = parse_answer(content, mode, shown)
+            except InvalidAnswer as error:
+                problem = error
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": content},
+                    {"role": "user", "content": render_reask(template, str(error))},
+                ]
+                continue
+            return answers, CallRecord(
+                resolved_model=response.model or self._config.model,
+                usage=dict(usage),
+                cost_usd=None if None in costs else sum(cost for cost in costs if cost is not None),
+                latency_ms=round((time.monotonic() - started) * 1000, 1),
+                http_calls=http_calls,
+                reasks=reasks,
+                batch_size=len(shown),
+                answered_at=utcnow(),
+            )
+        reason = f"reply still invalid after {self._config.max_reasks} re-ask(s): {problem}"
+        raise SuggestionFailed(segment_ids, reason)
+
+    def _response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        if self._config.json_mode == "json_object":
+            return {"type": "json_object", "schema": schema}  # llama.cpp turns the schema into a grammar
+        json_schema = {"name": "suggestions", "schema": schema, "strict": True}
+        return {"type": "json_schema", "json_schema": json_schema}
+
+    async def _complete(
+        self, messages: list[dict[str, str]], response_format: dict[str, Any], segment_ids: Sequence[str]
+    ) -> tuple[ModelResponse, int]:
+        """One chat completion, retried on transient errors; returns the response and the calls made."""
+        config = self._config
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(config.max_retries + 1),
+            wait=_WaitRetryAfter(
+                wait_exponential_jitter(
+                    multiplier=config.retry_initial_seconds,
+                    jitter=config.retry_initial_seconds,
+                    max=config.retry_max_seconds,
+                ),
+                cap=config.retry_after_cap_seconds,
+            ),
+            reraise=True,
+        )
+        calls = 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    calls += 1
+                    async with self._limits.semaphore(self._endpoint):
+                        response = await litellm.acompletion(
+                            model=config.model,
+                            messages=messages,
+                            api_base=config.api_base,
+                            api_key=config.api_key.get_secret_value() if config.api_key else None,
+                            temperature=config.temperature,
+                            timeout=config.timeout_seconds,
+                            response_format=response_format,
+                            # litellm's and the OpenAI client's own retries are off: ours are counted
+                            # and honour Retry-After.
+                            num_retries=0,
+                            max_retries=0,
+                        )
+        except openai.APIError as error:
+            raise SuggestionFailed(segment_ids, f"{error} (gave up after {calls} call(s))") from error
+        if not isinstance(response, litellm.ModelResponse):
+            raise TypeError(f"expected a chat completion, got {type(response).__name__}")
+        return response, calls
+
+    def _ground(self, pending: _Pending, entry: CachedAnswer, *, cache_hit: bool) -> SegmentSuggestions:
+        request = pending.request
+        template = self._templates[request.mode]
+        provenance = {
+            "backend": self.backend_name,
+            "model": self._config.model,
+            "provider": self._provider,
+            "api_base": self._config.api_base,
+            "mode": request.mode.value,
+            "prompt_template": template.name,
+            "prompt_version": template.version,
+            "temperature": self._config.temperature,
+            "json_mode": self._config.json_mode,
+            "redacted": pending.redaction.redacted,
+            "codebook_id": request.codebook_id,
+            "codebook_version": request.codebook_version,
+            "candidates": [
+                {"code_id": c.code_id, "name": c.name, "score": c.score} for c in request.candidates
+            ],
+            **entry.call.model_dump(mode="json"),
+        }
+        return ground_answer(
+            request, entry.parsed(), redaction=pending.redaction, provenance=provenance, cache_hit=cache_hit
+        )
+
+
+def _batches(pending: Sequence[_Pending], size: int) -> list[list[_Pending]]:
+    by_mode: dict[Mode, list[_Pending]] = {}
+    for item in pending:
+        by_mode.setdefault(item.request.mode, []).append(item)
+    return [group[start : start + size] for group in by_mode.values() for start in range(0, len(group), size)]
+
+
+def _content(response: ModelResponse) -> str:
+    choice = response.choices[0] if response.choices else None
+    if not isinstance(choice, litellm.Choices):
+        return ""
+    return choice.message.content or ""
+
+
+def _usage(response: ModelResponse) -> dict[str, int]:
+    usage = getattr(response, "usage", None)
+    fields = ("prompt_tokens", "completion_tokens", "total_tokens")
+    return {name: int(getattr(usage, name, 0) or 0) for name in fields}
+
+
+def _cost(response: ModelResponse) -> float | None:
+    try:
+        return float(litellm.completion_cost(completion_response=response))
+    except Exception:  # litellm raises for models missing from its price list, such as every local model
+        return None
