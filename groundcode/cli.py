@@ -24,14 +24,14 @@ from groundcode.app import (
     wait_until_idle,
 )
 from groundcode.codebook_io import CodebookFormatError, parse_codebook
-from groundcode.domain import Codebook, Project, SegmentUnit, Stage, WorkItem
+from groundcode.domain import Codebook, Project, Segment, SegmentUnit, Stage, WorkItem
 from groundcode.settings import Settings
 from groundcode.storage.repository import NotFoundError
 from services.chunking.errors import UnreadableFileError
 from services.chunking.ingest import ImportResult, ReadOptions, import_file
 from services.chunking.readers import decode_text
 from services.chunking.segmenter import ChunkOptions
-from services.retrieval.search import SegmentFilter, candidate_codes
+from services.retrieval.search import ExemplarFilter, SegmentFilter, candidate_codes, similar_segments
 from services.retrieval.search import search as search_segments
 
 app = typer.Typer(
@@ -287,25 +287,16 @@ def candidates(
     position: Annotated[int, typer.Argument(help="Segment number (the # column of 'groundcode segments').")],
     project: ProjectOption = "default",
     k: Annotated[int, typer.Option("-k", help="How many codes.")] = 10,
+    codebook: Annotated[str | None, typer.Option(help="Only codes of this codebook.")] = None,
 ) -> None:
     """The codebook codes closest in meaning to one segment: the candidates suggestion starts from."""
     with _groundcode() as groundcode:
-        target = _project(groundcode, project)
-        try:
-            found = groundcode.repository.find_source(target.id, source)
-        except NotFoundError as error:
-            raise _fail(str(error)) from error
-        chosen = groundcode.repository.list_segments(found.id, offset=position, limit=1)
-        if not chosen:
-            raise _fail(f"{found.name} has no segment number {position}")
+        target, segment = _segment_at(groundcode, project, source, position)
         (ranked,) = candidate_codes(
-            groundcode.embedder, groundcode.vector_store, target.id, [chosen[0].text], k=k
+            groundcode.embedder, groundcode.vector_store, target.id, [segment.text], k=k, codebook=codebook
         )
         if not ranked:
             raise _fail("the project has no indexed codebook; import one with --codebook")
-        console.print(
-            f"[bold]{found.name} #{position}[/bold] ({chosen[0].speaker or 'no speaker'}): {chosen[0].text}"
-        )
         table = Table(title="Candidate codes (ranked by similarity)")
         for column in ("rank", "score", "code", "codebook"):
             table.add_column(column)
@@ -317,6 +308,52 @@ def candidates(
                 f"{candidate.codebook} v{candidate.codebook_version}",
             )
         console.print(table)
+
+
+@app.command()
+def similar(
+    source: Annotated[str, typer.Argument(help="Source name or id.")],
+    position: Annotated[int, typer.Argument(help="Segment number (the # column of 'groundcode segments').")],
+    project: ProjectOption = "default",
+    k: Annotated[int, typer.Option("-k", help="How many segments.")] = 5,
+    code: Annotated[str | None, typer.Option(help="Only segments coded with this code id.")] = None,
+) -> None:
+    """Already-coded segments most like one segment, with their accepted codes (the exemplars)."""
+    with _groundcode() as groundcode:
+        target, segment = _segment_at(groundcode, project, source, position)
+        (hits,) = similar_segments(
+            groundcode.embedder,
+            groundcode.vector_store,
+            target.id,
+            [segment.text],
+            k=k,
+            filters=ExemplarFilter(code_id=code),
+            exclude_segment_ids=[segment.id],
+        )
+        if not hits:
+            console.print("No coded segments yet: exemplars appear as researchers accept codings.")
+        table = Table(title="Similar coded segments")
+        for column in ("score", "speaker", "codes", "text"):
+            table.add_column(column, overflow="fold")
+        for hit in hits:
+            table.add_row(f"{hit.score:.3f}", hit.speaker or "", ", ".join(hit.code_ids), hit.text)
+        console.print(table)
+
+
+def _segment_at(groundcode: Groundcode, project: str, source: str, position: int) -> tuple[Project, Segment]:
+    """The project and segment number ``position`` of ``source``, printed for context."""
+    target = _project(groundcode, project)
+    try:
+        found = groundcode.repository.find_source(target.id, source)
+    except NotFoundError as error:
+        raise _fail(str(error)) from error
+    chosen = groundcode.repository.list_segments(found.id, offset=position, limit=1)
+    if not chosen:
+        raise _fail(f"{found.name} has no segment number {position}")
+    console.print(
+        f"[bold]{found.name} #{position}[/bold] ({chosen[0].speaker or 'no speaker'}): {chosen[0].text}"
+    )
+    return target, chosen[0]
 
 
 @app.command()
