@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -27,10 +29,12 @@ from groundcode.codebook_io import CodebookFormatError, parse_codebook
 from groundcode.domain import Codebook, Project, Segment, SegmentUnit, Stage, WorkItem
 from groundcode.settings import Settings
 from groundcode.storage.repository import NotFoundError
+from services.chunking.api import create_app as create_chunking_app
 from services.chunking.errors import UnreadableFileError
 from services.chunking.ingest import ImportResult, ReadOptions, import_file
 from services.chunking.readers import decode_text
 from services.chunking.segmenter import ChunkOptions
+from services.retrieval.api import create_app as create_retrieval_app
 from services.retrieval.search import ExemplarFilter, SegmentFilter, candidate_codes, similar_segments
 from services.retrieval.search import search as search_segments
 
@@ -39,6 +43,17 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+
+
+class ServiceName(StrEnum):
+    CHUNKING = "chunking"
+    RETRIEVAL = "retrieval"
+
+
+SERVICE_APPS: dict[ServiceName, Callable[..., FastAPI]] = {
+    ServiceName.CHUNKING: create_chunking_app,
+    ServiceName.RETRIEVAL: create_retrieval_app,
+}
 
 ProjectOption = Annotated[
     str, typer.Option("--project", "-p", envvar="GROUNDCODE_PROJECT", help="Project (study) name.")
@@ -431,6 +446,18 @@ def serve(
     from groundcode.server import create_app
 
     uvicorn.run(create_app(Settings(), run_workers=workers), host=host, port=port)
+
+
+@app.command()
+def service(
+    name: Annotated[ServiceName, typer.Argument(help="Which service to run on its own.")],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[bool, typer.Option(help="Run the stage workers in this process.")] = True,
+) -> None:
+    """Serve one service's HTTP API alone (scaled-out deployments; see docker-compose.yml)."""
+    factory = SERVICE_APPS[name]
+    uvicorn.run(factory(Settings(), run_workers=workers), host=host, port=port)
 
 
 @app.command()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
@@ -13,6 +17,7 @@ from groundcode.cli import app
 from groundcode.domain import Source, Stage, content_hash
 from groundcode.settings import Settings
 from groundcode.storage.tables import SourceRow
+from tests.live_server import free_port
 
 runner = CliRunner()
 
@@ -130,3 +135,29 @@ def test_search_candidates_and_similar_after_import(env: dict[str, str], tmp_pat
     assert code == 0 and "No coded segments yet" in output
     code, output = run("candidates", "one.txt", "99")
     assert code == 1 and "one.txt has no segment number 99" in output
+
+
+@pytest.mark.parametrize("name", ["chunking", "retrieval"])
+def test_each_service_runs_alone_and_answers_health(env: dict[str, str], name: str) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "groundcode", "service", name, "--port", str(port), "--no-workers"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, f"groundcode service {name} exited"
+                assert time.monotonic() < deadline, f"groundcode service {name} did not start"
+                time.sleep(0.2)
+        assert response.json() == {"status": "ready"}
+        openapi = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).json()
+        assert openapi["info"]["title"] == f"groundcode {name} service"
+    finally:
+        process.terminate()
+        process.wait(20)
