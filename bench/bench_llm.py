@@ -7,7 +7,7 @@ Segments are the interviewee turns of the bundled Persian sample, coded deductiv
 sub-theme codebook (``eval/datasets/seed002_themes.yaml``). Prompt tokens are counted with
 ``litellm.token_counter`` (for ``openai/test-model`` that is tiktoken's cl100k_base, bundled with
 litellm: nothing is downloaded). The top-10 candidates come from a word-overlap ranking standing in for
-retrieval; only their size matters here. Prints Markdown for bench/RESULTS_suggestion.md.
+retrieval; only their size matters here. Prints Markdown for bench/RESULTS.md.
 """
 
 from __future__ import annotations

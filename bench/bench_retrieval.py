@@ -9,7 +9,7 @@
 3. Chroma store-only at ``--store-only`` items: random unit vectors of the model's dimension (no embedding),
    the same metadata shape, added in batches; the same query latencies.
 
-Embedded Chroma in a temporary directory. Prints Markdown for bench/RESULTS_retrieval.md.
+Embedded Chroma in a temporary directory. Prints Markdown for bench/RESULTS.md.
 """
 
 from __future__ import annotations

