@@ -4,26 +4,36 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from groundcode.domain import Stage, WorkItem, WorkStatus
 from groundcode.queue import StageHandler, WorkService
 from groundcode.settings import Settings
 from groundcode.storage.database import create_database_engine, migrate, session_factory
 from groundcode.storage.repository import Repository
+from groundcode.storage.suggestions import SuggestionStore
 from groundcode.storage.work_items import WorkItemStore
 from services.chunking.ingest import chunk_source
 from services.retrieval.embeddings import Embedder, embedder_from_settings
 from services.retrieval.indexing import index_codebook_handler, index_source_handler
 from services.retrieval.vector_store import VectorStore, vector_store_from_settings
+from services.suggestion.offline import OfflineBackend
+from services.suggestion.scoring import DecisionHistory, NoDecisions, learn_from_decisions
+from services.suggestion.stage import LabelVectors, NamedBackend, suggest_source
 
 ALL_STAGES: tuple[Stage, ...] = tuple(Stage)
-NEXT_STAGE: dict[Stage, Stage] = {Stage.CHUNK: Stage.INDEX}
+NEXT_STAGE: dict[Stage, Stage] = {Stage.CHUNK: Stage.INDEX, Stage.INDEX: Stage.SUGGEST}
 """Which stage a subject goes to after each stage (the follow-ups the handlers hand on)."""
-STAGE_LABELS = {Stage.CHUNK: "Chunking", Stage.INDEX: "Indexing", Stage.INDEX_CODEBOOK: "Indexing codebook"}
+STAGE_LABELS = {
+    Stage.CHUNK: "Chunking",
+    Stage.INDEX: "Indexing",
+    Stage.INDEX_CODEBOOK: "Indexing codebook",
+    Stage.SUGGEST: "Suggesting codes",
+}
 
 
 @dataclass
@@ -34,6 +44,9 @@ class Groundcode:
     engine: Engine
     repository: Repository
     work_items: WorkItemStore
+    suggestions: SuggestionStore
+    sessions: sessionmaker[Session]
+    decision_history: DecisionHistory = field(default_factory=NoDecisions)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -44,6 +57,40 @@ class Groundcode:
     def vector_store(self) -> VectorStore:
         return vector_store_from_settings(self.settings)
 
+    @cached_property
+    def label_vectors(self) -> LabelVectors:
+        return LabelVectors(self.embedder)
+
+    @cached_property
+    def llm_backend(self) -> NamedBackend:
+        """Built on first use, and only when asked for: importing litellm takes seconds."""
+        from services.suggestion.cache import SQLResponseCache
+        from services.suggestion.llm import LiteLLMBackend, LiteLLMConfig
+        from services.suggestion.redaction import Redactor
+
+        settings = self.settings
+        if not settings.llm_model:
+            raise ValueError("the llm suggestion backend needs a model: set GROUNDCODE_LLM_MODEL or --model")
+        config = LiteLLMConfig(
+            model=settings.llm_model,
+            api_base=settings.llm_api_base,
+            api_key=settings.llm_api_key,
+            temperature=settings.llm_temperature,
+            batch_size=settings.llm_batch_size,
+            json_mode=settings.llm_json_mode,
+            concurrency=settings.llm_concurrency,
+            allow_remote=settings.llm_allow_remote,
+        )
+        # Text only leaves the machine with consent (allow_remote), and then always redacted.
+        redactor = Redactor(settings.llm_redact_names) if settings.llm_allow_remote else None
+        return LiteLLMBackend(config, cache=SQLResponseCache(self.sessions), redactor=redactor)
+
+    def suggestion_backend(self, project_id: str) -> NamedBackend:
+        """The configured backend for a project; the offline one learns from the project's decisions."""
+        if self.settings.suggestion_backend == "llm":
+            return self.llm_backend
+        return OfflineBackend(self.embedder, learn_from_decisions(self.decision_history.examples(project_id)))
+
     def handlers(self) -> dict[Stage, StageHandler]:
         """The handler of every pipeline stage, bound to this process's adapters."""
         return {
@@ -53,6 +100,16 @@ class Groundcode:
             ),
             Stage.INDEX_CODEBOOK: lambda codebook_id: index_codebook_handler(
                 self.repository, self.embedder, self.vector_store, codebook_id
+            ),
+            Stage.SUGGEST: lambda source_id: suggest_source(
+                self.repository,
+                self.suggestions,
+                self.embedder,
+                self.vector_store,
+                self.suggestion_backend,
+                self.settings,
+                source_id,
+                label_vectors=self.label_vectors,
             ),
         }
 
@@ -78,6 +135,8 @@ def open_groundcode(settings: Settings | None = None) -> Groundcode:
         engine=engine,
         repository=Repository(sessions),
         work_items=WorkItemStore(sessions),
+        suggestions=SuggestionStore(sessions),
+        sessions=sessions,
     )
 
 

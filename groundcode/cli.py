@@ -61,8 +61,9 @@ ProjectOption = Annotated[
 
 
 @contextmanager
-def _groundcode() -> Iterator[Groundcode]:
-    groundcode = open_groundcode(Settings())
+def _groundcode(**overrides: object) -> Iterator[Groundcode]:
+    """The composition root on the environment's settings, with ``overrides`` for this run only."""
+    groundcode = open_groundcode(Settings().model_copy(update=overrides))
     try:
         yield groundcode
     finally:
@@ -371,6 +372,150 @@ def _segment_at(groundcode: Groundcode, project: str, source: str, position: int
     return target, chosen[0]
 
 
+class ModeChoice(StrEnum):
+    DEDUCTIVE = "deductive"
+    INDUCTIVE = "inductive"
+    BOTH = "both"
+
+
+class BackendChoice(StrEnum):
+    OFFLINE = "offline"
+    LLM = "llm"
+
+
+WEAKER_THAN_LLM = (
+    "Note: offline inductive labels are key phrases of each segment, much weaker than an LLM's open "
+    "coding; use --model for that."
+)
+
+
+@app.command()
+def suggest(
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Source names or ids; all of the project's if omitted.")
+    ] = None,
+    project: ProjectOption = "default",
+    mode: Annotated[
+        ModeChoice | None, typer.Option(help="Codebook codes, new labels, or both (default: settings).")
+    ] = None,
+    backend: Annotated[
+        BackendChoice | None, typer.Option(help="'offline' (no language model) or 'llm' (default: settings).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="litellm chat model; implies --backend llm (see GROUNDCODE_LLM_*).")
+    ] = None,
+) -> None:
+    """Suggest codes for the sources' segments again (replacing this backend's earlier suggestions)."""
+    overrides: dict[str, object] = {}
+    if mode is not None:
+        overrides["suggestion_mode"] = mode.value
+    if backend is not None:
+        overrides["suggestion_backend"] = backend.value
+    if model is not None:
+        overrides.update(llm_model=model, suggestion_backend=BackendChoice.LLM.value)
+    with _groundcode(**overrides) as groundcode:
+        target = _project(groundcode, project)
+        try:
+            chosen = [groundcode.repository.find_source(target.id, name) for name in sources or []]
+        except NotFoundError as error:
+            raise _fail(str(error)) from error
+        chosen = chosen or groundcode.repository.list_sources(target.id)
+        if not chosen:
+            raise _fail(f"project {target.name} has no sources; import some first")
+        settings = groundcode.settings
+        if (
+            settings.suggestion_mode != "inductive"
+            and groundcode.repository.latest_codebook(target.id) is None
+        ):
+            errors.print(
+                "[yellow]no codebook[/yellow]: deductive suggestion is skipped (import one with --codebook)"
+            )
+        ids = [source.id for source in chosen]
+        groundcode.work_items.reset(Stage.SUGGEST, ids)
+        asyncio.run(_process(groundcode, Stage.SUGGEST, ids, wait=True))
+        backend_name = groundcode.suggestion_backend(target.id).backend_name
+        count = sum(
+            suggestion.backend == backend_name
+            for source_id in ids
+            for suggestion in groundcode.suggestions.list_for_source(source_id)
+        )
+        console.print(
+            f"{count} suggestions for {len(ids)} source(s) ({settings.suggestion_mode}, "
+            f"{settings.suggestion_backend} backend)"
+        )
+        if settings.suggestion_mode != "deductive" and settings.suggestion_backend == "offline":
+            console.print(WEAKER_THAN_LLM)
+
+
+@app.command()
+def suggestions(
+    source: Annotated[str, typer.Argument(help="Source name or id.")],
+    project: ProjectOption = "default",
+    limit: Annotated[int, typer.Option(help="At most this many suggestions.")] = 200,
+) -> None:
+    """The suggested codes and labels of a source's segments, best first per segment."""
+    with _groundcode() as groundcode:
+        target = _project(groundcode, project)
+        try:
+            found = groundcode.repository.find_source(target.id, source)
+        except NotFoundError as error:
+            raise _fail(str(error)) from error
+        positions = {
+            segment.id: segment.position for segment in groundcode.repository.list_segments(found.id)
+        }
+        stored = groundcode.suggestions.list_for_source(found.id)
+        names = _code_names(groundcode, {s.codebook_id for s in stored if s.codebook_id})
+        table = Table(title=f"Suggestions for {found.name} (not yet reviewed)")
+        for column in ("#", "code or proposed label", "confidence", "quote", "backend"):
+            table.add_column(column, overflow="fold")
+        for suggestion in stored[:limit]:
+            quote = (
+                found.text[suggestion.quote_start : suggestion.quote_end]
+                if suggestion.quote_start is not None
+                else ""
+            )
+            table.add_row(
+                str(positions.get(suggestion.segment_id, "?")),
+                _code_or_label(suggestion.code_id, suggestion.proposed_label, names),
+                f"{suggestion.confidence:.2f}",
+                quote if len(quote) <= 120 else quote[:117] + "...",
+                suggestion.backend,
+            )
+        console.print(table)
+        if not stored:
+            console.print("No suggestions yet: 'groundcode suggest' makes them.")
+        elif any(s.provenance.get("weaker_than_llm") for s in stored):
+            console.print(WEAKER_THAN_LLM)
+
+
+def _code_names(groundcode: Groundcode, codebook_ids: set[str]) -> dict[str, str]:
+    """Code id -> name over the given codebook versions."""
+    return {
+        code.id: code.name
+        for codebook_id in sorted(codebook_ids)
+        for code in groundcode.repository.get_codebook(codebook_id).codes
+    }
+
+
+def _code_or_label(code_id: str | None, label: str | None, names: dict[str, str]) -> str:
+    """A code by name (its id if unknown), or a proposed label marked as new."""
+    return names.get(code_id, code_id) if code_id else f"new: {label}"
+
+
+def _print_suggestion_summary(groundcode: Groundcode, project: Project, *, top: int = 8) -> None:
+    counts = groundcode.suggestions.summary(project.id)
+    codebook = groundcode.repository.latest_codebook(project.id)
+    names = {code.id: code.name for code in codebook.codes} if codebook else {}
+    segments = sum(groundcode.repository.segment_counts(project.id).values())
+    console.print(f"{segments} segments, {sum(row.count for row in counts)} suggestions")
+    table = Table(title="Most suggested codes")
+    for column in ("code or proposed label", "suggestions"):
+        table.add_column(column)
+    for row in counts[:top]:
+        table.add_row(_code_or_label(row.code_id, row.proposed_label, names), str(row.count))
+    console.print(table)
+
+
 @app.command()
 def status() -> None:
     """Work items by stage and status, and every failure with its error."""
@@ -462,13 +607,17 @@ def service(
 
 @app.command()
 def demo(project: ProjectOption = "demo") -> None:
-    """Import the bundled sample interviews (English and Persian) and show their segments."""
+    """Import the bundled sample interviews (English and Persian) and codebook, and suggest codes."""
     samples = resources.files("groundcode") / "samples"
     paths = sorted(Path(str(samples / name)) for name in ("interview_01_en.txt", "interview_02_fa.txt"))
-    import_command(files=paths, project=project, unit=SegmentUnit.SENTENCE, wait=True)
-    segments(source=None, project=project, limit=12)
+    codebook = Path(str(samples / "codebook.yaml"))
+    import_command(files=paths, project=project, codebook=codebook, unit=SegmentUnit.SENTENCE, wait=True)
+    segments(source=None, project=project, limit=6)
+    with _groundcode() as groundcode:
+        _print_suggestion_summary(groundcode, _project(groundcode, project))
     console.print(
-        "Next: 'groundcode segments SOURCE -p demo' for every segment, 'groundcode status' for the queue."
+        f"Next: 'groundcode suggestions interview_01_en.txt -p {project}' lists the suggestions, "
+        f"'groundcode segments SOURCE -p {project}' every segment, 'groundcode status' the queue."
     )
 
 

@@ -10,7 +10,7 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -130,6 +130,7 @@ class Stage(StrEnum):
     CHUNK = "chunk"  # subject: a source id
     INDEX = "index"  # subject: a source id (its segments are embedded)
     INDEX_CODEBOOK = "index-codebook"  # subject: a codebook (version) id
+    SUGGEST = "suggest"  # subject: a source id (its segments get candidate codes)
 
 
 class WorkStatus(StrEnum):
@@ -154,19 +155,70 @@ class WorkItem(Model):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class Suggestion(Model):
-    """A candidate code proposed for a segment (filled in by the suggestion service)."""
+SuggestionMode = Literal["deductive", "inductive"]
+QuoteMatch = Literal["exact", "normalized", "fuzzy"]
 
-    id: str = Field(default_factory=new_id)
+
+def suggestion_id(
+    segment_id: str,
+    codebook_version: int | None,
+    backend: str,
+    model: str | None,
+    prompt_version: str | None,
+    code_or_label: str,
+) -> str:
+    """The id of a suggestion: the same run over the same segment and codebook version replaces it."""
+    version = "" if codebook_version is None else str(codebook_version)
+    return derived_id(
+        "suggestion", segment_id, version, backend, model or "", prompt_version or "", code_or_label
+    )
+
+
+class Suggestion(Model):
+    """A candidate code (deductive) or a new code label (inductive) proposed for a segment.
+
+    ``quote_start``/``quote_end`` are offsets into the source's text. The id is derived from what
+    produced the suggestion, so re-running the same backend on the same segment replaces it.
+    """
+
+    id: str = ""
     segment_id: str
-    code_id: str | None
+    code_id: str | None = None
     proposed_label: str | None = None
     confidence: float = Field(ge=0.0, le=1.0)
     rationale: str = ""
-    quote_start: int | None = None
+    quote_start: int | None = Field(default=None, ge=0)
     quote_end: int | None = None
+    quote_match: QuoteMatch | None = None
+    mode: SuggestionMode
+    rank: int = Field(ge=1)
+    codebook_id: str | None = None
+    codebook_version: int | None = None
+    backend: str = Field(min_length=1)
+    model: str | None = None
+    prompt_version: str | None = None
     provenance: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _one_kind_and_an_id(self) -> Self:
+        if (self.code_id is None) == (self.proposed_label is None):
+            raise ValueError("a suggestion has either a code_id or a proposed_label")
+        if (self.quote_start is None) != (self.quote_end is None):
+            raise ValueError("a quote needs both its start and its end")
+        if self.quote_start is not None and self.quote_end is not None and self.quote_end <= self.quote_start:
+            raise ValueError("the quote span is empty")
+        if not self.id:
+            derived = suggestion_id(
+                self.segment_id,
+                self.codebook_version,
+                self.backend,
+                self.model,
+                self.prompt_version,
+                self.code_id or self.proposed_label or "",
+            )
+            object.__setattr__(self, "id", derived)
+        return self
 
 
 class DecisionKind(StrEnum):

@@ -51,6 +51,36 @@ class Settings(BaseSettings):
     )
     chroma_port: int = Field(default=8000, gt=0, lt=65536, description="Chroma server port.")
 
+    suggestion_mode: Literal["deductive", "inductive", "both"] = Field(
+        default="deductive",
+        description="'deductive' (codes of the latest codebook), 'inductive' (new labels) or 'both'.",
+    )
+    suggestion_backend: Literal["offline", "llm"] = Field(
+        default="offline", description="'offline' (no language model) or 'llm' (needs llm_model)."
+    )
+    suggestion_candidates: int = Field(default=10, ge=1, description="Codebook candidates per segment.")
+    suggestion_exemplars: int = Field(default=5, ge=0, description="Similar coded segments per segment.")
+    suggestion_batch_size: int = Field(default=64, ge=1, description="Segments retrieved and stored at once.")
+    llm_model: str | None = Field(
+        default=None, description="litellm chat model for suggestions, e.g. 'openai/qwen2.5-7b-instruct'."
+    )
+    llm_api_base: str | None = Field(
+        default=None, description="Base URL of the chat server (e.g. llama.cpp)."
+    )
+    llm_api_key: SecretStr | None = None
+    llm_allow_remote: bool = Field(
+        default=False, description="Consent to send transcript text to a model off this machine."
+    )
+    llm_redact_names: list[str] = Field(
+        default_factory=list,
+        description="Participant names masked (with e-mails and phone numbers) before text goes to a remote "
+        'model; JSON list in the environment, e.g. \'["Sara", "Ali"]\'.',
+    )
+    llm_temperature: float = Field(default=0.0, ge=0.0)
+    llm_batch_size: int = Field(default=1, ge=1, description="Segments per LLM call.")
+    llm_json_mode: Literal["json_schema", "json_object"] = "json_schema"
+    llm_concurrency: int = Field(default=4, ge=1, description="LLM calls in flight.")
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import time
@@ -17,7 +19,8 @@ from groundcode.cli import app
 from groundcode.domain import Source, Stage, content_hash
 from groundcode.settings import Settings
 from groundcode.storage.tables import SourceRow
-from tests.live_server import free_port
+from tests.live_server import free_port, serve_in_thread
+from tests.suggestion.fake_chat_server import FakeChatServer, auto_reply
 
 runner = CliRunner()
 
@@ -44,6 +47,11 @@ def test_demo_imports_the_bundled_samples_and_shows_segments(env: dict[str, str]
     assert code == 0, output
     assert "interview_01_en.txt" in output and "interview_02_fa.txt" in output
     assert "Interviewer" in output and "مصاحبه‌گر" in output
+    assert "Codebook codebook: 12 codes" in output
+    summary = re.search(r"(\d+) segments, (\d+) suggestions", output)
+    assert summary and int(summary[1]) > 100 and int(summary[2]) > 100, output
+    assert "Most suggested codes" in output and "Budget constraints" in output
+    assert "groundcode suggestions interview_01_en.txt -p demo" in output
 
 
 def test_import_reports_each_file_and_a_bad_one_does_not_stop_the_rest(
@@ -137,6 +145,63 @@ def test_search_candidates_and_similar_after_import(env: dict[str, str], tmp_pat
     assert code == 1 and "one.txt has no segment number 99" in output
 
 
+def import_budget_and_trust(directory: Path) -> None:
+    """Import a four-turn transcript and a two-code codebook (``groundcode import ... --unit turn``)."""
+    (directory / "one.txt").write_text(
+        "Interviewer: What holds you back?\n"
+        "P1: The budget was cut again this year.\n\n"
+        "Interviewer: And the citizens?\n"
+        "P1: Nobody trusts the new portal.\n",
+        encoding="utf-8",
+    )
+    (directory / "book.yaml").write_text(
+        "- name: Budget constraints\n  definition: Lack of money for digital projects\n"
+        "- name: Trust\n  definition: Confidence of citizens in institutions and systems\n",
+        encoding="utf-8",
+    )
+    code, output = run("import", "one.txt", "--codebook", "book.yaml", "--unit", "turn")
+    assert code == 0, output
+
+
+def test_suggest_again_with_other_options_and_list_the_suggestions(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # table cells on one line each
+    import_budget_and_trust(tmp_path)
+    code, output = run("suggestions", "one.txt")
+    assert code == 0 and "Budget constraints" in output and "offline" in output
+    assert "The budget was cut again this year." in output
+    assert "new:" not in output  # deductive only, by default
+
+    code, output = run("suggest", "one.txt", "--mode", "both")
+    assert code == 0, output
+    assert "suggestions for 1 source(s) (both, offline backend)" in output
+    assert "weaker than an LLM" in output
+    code, output = run("suggestions", "one.txt")
+    assert "new: " in output and "Trust" in output and "weaker than an LLM" in output
+
+    code, output = run("suggest", "nobody.txt")
+    assert code == 1 and "no source named or identified by 'nobody.txt'" in output
+
+
+def test_suggest_with_a_model_asks_it_once_per_segment(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = FakeChatServer(responder=auto_reply)
+    with serve_in_thread(server.app()) as base_url:
+        monkeypatch.setenv("GROUNDCODE_LLM_API_BASE", base_url + "/v1")
+        monkeypatch.setenv("GROUNDCODE_LLM_API_KEY", "test")
+        import_budget_and_trust(tmp_path)
+        code, output = run("suggest", "one.txt", "--model", "openai/test-model")
+        assert code == 0, output
+        assert "4 suggestions for 1 source(s) (deductive, llm backend)" in output
+        assert len(server.received) == 4
+        code, output = run("suggest", "--model", "openai/test-model")  # answered from the cache
+        assert code == 0 and len(server.received) == 4
+    code, output = run("suggestions", "one.txt")
+    assert "litellm" in output and "offline" in output  # each backend keeps its own suggestions
+
+
 @pytest.mark.parametrize("name", ["chunking", "retrieval"])
 def test_each_service_runs_alone_and_answers_health(env: dict[str, str], name: str) -> None:
     port = free_port()
@@ -161,3 +226,19 @@ def test_each_service_runs_alone_and_answers_health(env: dict[str, str], name: s
     finally:
         process.terminate()
         process.wait(20)
+
+
+def test_with_consent_to_a_remote_model_listed_names_are_masked(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = FakeChatServer(responder=auto_reply)
+    with serve_in_thread(server.app()) as base_url:
+        monkeypatch.setenv("GROUNDCODE_LLM_API_BASE", base_url + "/v1")
+        monkeypatch.setenv("GROUNDCODE_LLM_API_KEY", "test")
+        monkeypatch.setenv("GROUNDCODE_LLM_ALLOW_REMOTE", "true")
+        monkeypatch.setenv("GROUNDCODE_LLM_REDACT_NAMES", '["portal"]')
+        import_budget_and_trust(tmp_path)
+        code, output = run("suggest", "one.txt", "--model", "openai/test-model")
+        assert code == 0, output
+    sent = json.dumps([received.body for received in server.received], ensure_ascii=False)
+    assert "portal" not in sent and "[NAME]" in sent

@@ -37,8 +37,9 @@ def scaled_out_env(
 
 @pytest.fixture
 def workers(scaled_out_env: dict[str, str], tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Two chunk workers and one index worker in their own processes, started together (so they migrate
-    concurrently). One index worker, because embedded Chroma serves one process at a time."""
+    """Two chunk workers, one index worker and one suggest worker in their own processes, started together
+    (so they migrate concurrently). One index worker, because embedded Chroma serves one process at a time;
+    the suggest worker never opens Chroma here (there is no codebook, so there is nothing to retrieve)."""
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "groundcode", "worker", "--stage", stage],
@@ -46,7 +47,7 @@ def workers(scaled_out_env: dict[str, str], tmp_path: Path) -> Iterator[list[sub
             stdout=(tmp_path / f"worker-{index}.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
-        for index, stage in enumerate(["chunk", "chunk", "index"])
+        for index, stage in enumerate(["chunk", "chunk", "index", "suggest"])
     ]
     try:
         yield processes
@@ -76,6 +77,10 @@ def test_import_is_chunked_and_indexed_by_separate_worker_processes(
         project = groundcode.repository.get_project("default")
         counts = groundcode.repository.segment_counts(project.id)
         assert sorted(counts.values()) == [3] * 8
-        assert groundcode.work_items.counts() == {("chunk", "done"): 8, ("index", "done"): 8}
+        assert groundcode.work_items.counts() == {
+            ("chunk", "done"): 8,
+            ("index", "done"): 8,
+            ("suggest", "done"): 8,
+        }
     finally:
         groundcode.close()

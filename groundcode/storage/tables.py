@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -127,4 +138,29 @@ class LLMCacheRow(Base):
     segment_id: Mapped[str] = mapped_column(String(36), index=True)
     model: Mapped[str] = mapped_column(String(200))
     value: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class SuggestionRow(Base):
+    """A suggested code or label for a segment; removed with its segment (a re-chunk suggests again)."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    segment_id: Mapped[str] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"), index=True)
+    code_id: Mapped[str | None] = mapped_column(String(36))
+    proposed_label: Mapped[str | None] = mapped_column(String(200))
+    confidence: Mapped[float] = mapped_column(Float)
+    rationale: Mapped[str] = mapped_column(Text)
+    quote_start: Mapped[int | None] = mapped_column(Integer)
+    quote_end: Mapped[int | None] = mapped_column(Integer)
+    quote_match: Mapped[str | None] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
+    rank: Mapped[int] = mapped_column(Integer)
+    codebook_id: Mapped[str | None] = mapped_column(String(36))
+    codebook_version: Mapped[int | None] = mapped_column(Integer)
+    backend: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str | None] = mapped_column(String(200))
+    prompt_version: Mapped[str | None] = mapped_column(String(64))
+    provenance: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]

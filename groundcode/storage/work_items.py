@@ -134,6 +134,29 @@ class WorkItemStore:
             .values(status=WorkStatus.PENDING.value, attempts=0, lease_expires_at=None, updated_at=utcnow())
         )
 
+    def reset(self, stage: Stage, subject_ids: Collection[str]) -> list[WorkItem]:
+        """Make the items of ``stage`` for these subjects pending again with a fresh attempt budget, so an
+        explicit re-run redoes finished work (items are created if missing; running ones are left alone)."""
+        with transaction(self._sessions) as session:
+            for subject_id in subject_ids:
+                _insert_if_absent(session, stage, subject_id)
+            session.execute(
+                update(WorkItemRow)
+                .where(
+                    WorkItemRow.stage == stage.value,
+                    WorkItemRow.subject_id.in_(subject_ids),
+                    WorkItemRow.status.in_((WorkStatus.DONE.value, WorkStatus.FAILED.value)),
+                )
+                .values(
+                    status=WorkStatus.PENDING.value,
+                    attempts=0,
+                    last_error=None,
+                    lease_expires_at=None,
+                    updated_at=utcnow(),
+                )
+            )
+        return self.find(stage, subject_ids)
+
     def counts(self) -> dict[tuple[str, str], int]:
         """Number of items by ``(stage, status)``."""
         query = select(WorkItemRow.stage, WorkItemRow.status, func.count()).group_by(

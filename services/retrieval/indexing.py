@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from groundcode.domain import Code, Codebook, Model, Segment, content_hash, derived_id
+from groundcode.domain import Code, Codebook, Model, Segment, Stage, content_hash, derived_id
 from groundcode.queue.ports import FollowUps
 from groundcode.storage.repository import NotFoundError, Repository
 from services.retrieval.batching import batched
@@ -164,9 +164,9 @@ def index_source(
 def index_source_handler(
     repository: Repository, embedder: Embedder, store: VectorStore, source_id: str
 ) -> FollowUps:
-    """The index stage handler: ``index_source``, handing on no further work."""
+    """The index stage handler: ``index_source``, then the source goes on to suggestion."""
     index_source(repository, embedder, store, source_id)
-    return []
+    return [(Stage.SUGGEST, source_id)]
 
 
 def index_codebook(

@@ -68,15 +68,17 @@ def candidate_codes(
     k: int = 10,
     codebook: str | None = None,
     codebook_version: int | None = None,
+    vectors: Sequence[Sequence[float]] | None = None,
 ) -> list[list[CodeCandidate]]:
-    """The ``k`` codes closest to each text (a segment's), optionally of one codebook and version."""
+    """The ``k`` codes closest to each text (a segment's), optionally of one codebook and version.
+    ``vectors`` are the texts' query embeddings, if the caller already has them."""
     where: dict[str, str | int] = {}
     if codebook is not None:
         where["codebook"] = codebook
     if codebook_version is not None:
         where["codebook_version"] = codebook_version
     ref = collection(project_id, CollectionKind.CODES, embedder)
-    results = store.query(ref, embedder.embed_queries(texts), k, where)
+    results = store.query(ref, _query_vectors(embedder, texts, vectors), k, where)
     return [
         [_from_hit(CodeCandidate, hit, score=hit.score, text=hit.document) for hit in hits]
         for hits in results
@@ -92,17 +94,20 @@ def similar_segments(
     k: int = 10,
     filters: ExemplarFilter | None = None,
     exclude_segment_ids: Sequence[str | None] | None = None,
+    vectors: Sequence[Sequence[float]] | None = None,
 ) -> list[list[SegmentHit]]:
     """The ``k`` already-coded segments (exemplars) most like each text, with their accepted codes.
 
-    ``exclude_segment_ids[i]`` (usually the segment that text ``i`` came from) is left out of answer ``i``.
+    ``exclude_segment_ids[i]`` (usually the segment that text ``i`` came from) is left out of answer ``i``;
+    ``vectors`` are the texts' query embeddings, if the caller already has them.
     """
     ref = collection(project_id, CollectionKind.EXEMPLARS, embedder)
     excluded = list(exclude_segment_ids or [None] * len(texts))
     if len(excluded) != len(texts):
         raise ValueError("give one excluded segment id (or None) per text")
     asked = k + 1 if any(excluded) else k  # the excluded segment may be among the nearest
-    results = store.query(ref, embedder.embed_queries(texts), asked, (filters or ExemplarFilter()).where())
+    where = (filters or ExemplarFilter()).where()
+    results = store.query(ref, _query_vectors(embedder, texts, vectors), asked, where)
     return [
         [
             _from_hit(SegmentHit, hit, segment_id=hit.id, text=hit.document, score=hit.score)
@@ -141,6 +146,16 @@ def segment_texts(
     if missing:
         raise NotFoundError(f"segments not indexed in this project: {', '.join(missing)}")
     return [found[segment_id] for segment_id in segment_ids]
+
+
+def _query_vectors(
+    embedder: Embedder, texts: Sequence[str], vectors: Sequence[Sequence[float]] | None
+) -> Sequence[Sequence[float]]:
+    if vectors is None:
+        return embedder.embed_queries(texts)
+    if len(vectors) != len(texts):
+        raise ValueError("give one vector per text")
+    return vectors
 
 
 def _from_hit(model: type[ResultT], hit: Hit, **values: object) -> ResultT:

@@ -47,6 +47,7 @@ class Exemplar(_Frozen):
     text: str
     code_ids: list[str] = Field(default_factory=list)
     code_names: list[str] = Field(default_factory=list)
+    score: float | None = None  # similarity to the segment (retrieval); not shown to the model
 
 
 class SuggestionRequest(_Frozen):

@@ -34,3 +34,20 @@ def test_pending_items_are_resent_only_after_their_threshold(engine: Engine) -> 
     item = store.ensure(Stage.CHUNK, "source-1")
     assert store.redeliverable(pending_after_seconds=60, expired_after_seconds=60) == []
     assert [i.id for i in store.redeliverable(pending_after_seconds=0, expired_after_seconds=60)] == [item.id]
+
+
+def test_reset_makes_finished_items_pending_and_leaves_running_ones(engine: Engine) -> None:
+    store = WorkItemStore(session_factory(engine))
+    done = store.ensure(Stage.SUGGEST, "source-1")
+    claimed = store.claim(done.id, lease_seconds=60)
+    assert claimed is not None and store.complete(claimed, []) == []
+    running = store.ensure(Stage.SUGGEST, "source-2")
+    assert store.claim(running.id, lease_seconds=60) is not None
+
+    reset = {item.subject_id: item for item in store.reset(Stage.SUGGEST, ["source-1", "source-2", "new"])}
+
+    assert reset["source-1"].id == done.id and reset["source-1"].status is WorkStatus.PENDING
+    assert reset["source-1"].attempts == 0
+    assert reset["source-2"].status is WorkStatus.RUNNING
+    assert reset["new"].status is WorkStatus.PENDING
+    assert store.find(Stage.CHUNK, ["source-1"]) == []

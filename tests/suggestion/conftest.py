@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from services.retrieval.embeddings import LocalE5Embedder
 from services.suggestion.cache import InMemoryResponseCache, ResponseCache
 from services.suggestion.llm import LiteLLMBackend, LiteLLMConfig
 from services.suggestion.redaction import Redactor
@@ -47,3 +48,9 @@ def backend_for(chat_server: FakeChatServer) -> BackendFactory:
         )
 
     return build
+
+
+@pytest.fixture(scope="session")
+def e5() -> LocalE5Embedder:
+    """The bundled multilingual E5 model, loaded once (the offline backend's only model)."""
+    return LocalE5Embedder()

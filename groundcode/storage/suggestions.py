@@ -1,0 +1,89 @@
+"""The suggestion store: suggestions in and out of the ``suggestions`` table as domain models."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from groundcode.domain import Model, Suggestion
+from groundcode.storage.database import transaction
+from groundcode.storage.tables import SegmentRow, SourceRow, SuggestionRow
+
+
+class SuggestionCount(Model):
+    """How often one code (or one proposed label) was suggested in a project."""
+
+    code_id: str | None
+    proposed_label: str | None
+    count: int
+
+
+class SuggestionStore:
+    """Reads and writes suggestions; each public method is one transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def replace_for_segments(
+        self,
+        segment_ids: Collection[str],
+        backend: str,
+        suggestions: Sequence[Suggestion],
+        *,
+        modes: Collection[str] | None = None,
+    ) -> None:
+        """Make ``suggestions`` the suggestions of ``backend`` for these segments (only of ``modes``, if
+        given), atomically: running it again with the same suggestions changes nothing."""
+        if any(s.segment_id not in segment_ids or s.backend != backend for s in suggestions):
+            raise ValueError("every suggestion must be for one of the segments and from the backend")
+        condition = [SuggestionRow.segment_id.in_(segment_ids), SuggestionRow.backend == backend]
+        if modes is not None:
+            condition.append(SuggestionRow.mode.in_(modes))
+        with transaction(self._sessions) as session:
+            session.execute(delete(SuggestionRow).where(*condition))
+            session.add_all(SuggestionRow(**suggestion.model_dump()) for suggestion in suggestions)
+
+    def list_for_segment(self, segment_id: str) -> list[Suggestion]:
+        """The segment's suggestions, best first."""
+        query = (
+            select(SuggestionRow)
+            .where(SuggestionRow.segment_id == segment_id)
+            .order_by(SuggestionRow.mode, SuggestionRow.rank, SuggestionRow.backend)
+        )
+        with self._sessions() as session:
+            return [_suggestion(row) for row in session.scalars(query)]
+
+    def list_for_source(self, source_id: str) -> list[Suggestion]:
+        """The suggestions for every segment of the source, in segment order, best first."""
+        query = (
+            select(SuggestionRow)
+            .join(SegmentRow, SegmentRow.id == SuggestionRow.segment_id)
+            .where(SegmentRow.source_id == source_id)
+            .order_by(SegmentRow.position, SuggestionRow.mode, SuggestionRow.rank, SuggestionRow.backend)
+        )
+        with self._sessions() as session:
+            return [_suggestion(row) for row in session.scalars(query)]
+
+    def summary(self, project_id: str, *, exclude_source_id: str | None = None) -> list[SuggestionCount]:
+        """Suggestions per code and per proposed label across the project (leaving one source out, if
+        given), most frequent first."""
+        count = func.count().label("count")
+        query = (
+            select(SuggestionRow.code_id, SuggestionRow.proposed_label, count)
+            .join(SegmentRow, SegmentRow.id == SuggestionRow.segment_id)
+            .join(SourceRow, SourceRow.id == SegmentRow.source_id)
+            .where(SourceRow.project_id == project_id, SourceRow.id != (exclude_source_id or ""))
+            .group_by(SuggestionRow.code_id, SuggestionRow.proposed_label)
+            .order_by(count.desc(), SuggestionRow.code_id, SuggestionRow.proposed_label)
+        )
+        with self._sessions() as session:
+            return [
+                SuggestionCount(code_id=code_id, proposed_label=label, count=number)
+                for code_id, label, number in session.execute(query)
+            ]
+
+
+def _suggestion(row: SuggestionRow) -> Suggestion:
+    return Suggestion.model_validate(row, from_attributes=True)

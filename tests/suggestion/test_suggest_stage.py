@@ -1,0 +1,117 @@
+"""The suggest stage end to end: real E5, embedded Chroma, SQLite and PostgreSQL, offline and LLM backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from groundcode.app import Groundcode, open_groundcode
+from groundcode.domain import Code, Stage, Suggestion
+from groundcode.settings import Settings
+from services.retrieval.embeddings import LocalE5Embedder
+from services.retrieval.indexing import index_codebook, index_source_handler
+from tests.retrieval.support import add_transcript
+from tests.suggestion.fake_chat_server import FakeChatServer, auto_reply
+
+TURNS = [
+    ("Interviewer", "What holds the project back?"),
+    ("P1", "The budget was cut again, so we could not pay for the new servers."),
+    ("Interviewer", "And the citizens?"),
+    ("P1", "Nobody believes the numbers on the portal any more."),
+    ("P1", "مردم دیگر به آمارهایی که شهرداری منتشر می‌کند اعتماد ندارند."),
+]
+CODES = [
+    Code(id="budget", name="Budget constraints", definition="Lack of money for digital projects."),
+    Code(id="trust", name="Trust", definition="Confidence of citizens in institutions and their data."),
+    Code(id="legal", name="Legal barriers", definition="Laws that block cooperation between agencies."),
+]
+
+
+def prepared(settings: Settings, e5: LocalE5Embedder) -> tuple[Groundcode, str]:
+    """A migrated groundcode with one indexed transcript and codebook; returns it and the source id."""
+    groundcode = open_groundcode(settings)
+    groundcode.embedder = e5
+    repository = groundcode.repository
+    project = repository.ensure_project("study")
+    source, _ = add_transcript(repository, project.id, "one.txt", TURNS)
+    repository.save_codebook(project.id, "book", CODES)
+    index_codebook(repository, e5, groundcode.vector_store, project.id)
+    assert index_source_handler(repository, e5, groundcode.vector_store, source.id) == [
+        (Stage.SUGGEST, source.id)
+    ]
+    return groundcode, source.id
+
+
+def comparable(suggestions: list[Suggestion]) -> list[dict[str, object]]:
+    return [s.model_dump(exclude={"created_at"}) for s in suggestions]
+
+
+def test_offline_suggestions_are_stored_once_however_often_the_stage_runs(
+    settings: Settings, e5: LocalE5Embedder
+) -> None:
+    groundcode, source_id = prepared(settings.model_copy(update={"suggestion_mode": "both"}), e5)
+    suggest = groundcode.handlers()[Stage.SUGGEST]
+
+    assert suggest(source_id) == []
+    first = groundcode.suggestions.list_for_source(source_id)
+    assert suggest(source_id) == []
+    again = groundcode.suggestions.list_for_source(source_id)
+
+    assert comparable(again) == comparable(first)
+    assert len({s.id for s in again}) == len(again)
+    segments = groundcode.repository.list_segments(source_id)
+    top = {s.segment_id: s.code_id for s in again if s.mode == "deductive" and s.rank == 1}
+    assert top[segments[1].id] == "budget"
+    assert top[segments[3].id] == "trust" and top[segments[4].id] == "trust"
+    labels = [s for s in again if s.mode == "inductive"]
+    assert labels and all(s.provenance["weaker_than_llm"] for s in labels)
+    source = groundcode.repository.get_source(source_id)
+    assert all(
+        source.text[s.quote_start : s.quote_end]  # quotes are exact spans of the source text
+        for s in again
+        if s.quote_start is not None
+    )
+    groundcode.close()
+
+
+def test_without_a_codebook_deductive_is_skipped(settings: Settings, e5: LocalE5Embedder) -> None:
+    groundcode = open_groundcode(settings)
+    groundcode.embedder = e5
+    project = groundcode.repository.ensure_project("study")
+    source, _ = add_transcript(groundcode.repository, project.id, "one.txt", TURNS)
+
+    assert groundcode.handlers()[Stage.SUGGEST](source.id) == []
+
+    assert groundcode.suggestions.list_for_source(source.id) == []
+    groundcode.close()
+
+
+def test_a_redelivered_item_makes_no_second_llm_call(
+    tmp_path: Path, sqlite_url: str, e5: LocalE5Embedder, chat_server: FakeChatServer
+) -> None:
+    chat_server.responder = auto_reply
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=sqlite_url,
+        suggestion_backend="llm",
+        llm_model="openai/test-model",
+        llm_api_base=chat_server.url,
+        llm_api_key="test",
+    )
+    groundcode, source_id = prepared(settings, e5)
+
+    groundcode.handlers()[Stage.SUGGEST](source_id)
+    calls = len(chat_server.received)
+    first = groundcode.suggestions.list_for_source(source_id)
+    groundcode.close()
+    # Another worker (a new process) gets the same work item again after the first one's lease expired.
+    worker = open_groundcode(settings)
+    worker.embedder = e5
+    worker.handlers()[Stage.SUGGEST](source_id)
+
+    assert calls == len(TURNS)  # one segment per call
+    assert len(chat_server.received) == calls
+    again = worker.suggestions.list_for_source(source_id)
+    assert [s.id for s in again] == [s.id for s in first]
+    assert {s.backend for s in again} == {"litellm"} and all(s.model == "openai/test-model" for s in again)
+    assert all(s.provenance["cache_hit"] for s in again)
+    worker.close()
