@@ -118,33 +118,6 @@ def test_segments_of_an_unknown_project_is_a_clear_error(env: dict[str, str]) ->
     assert "no project named 'nobody'" in output
 
 
-def test_search_candidates_and_similar_after_import(env: dict[str, str], tmp_path: Path) -> None:
-    (tmp_path / "one.txt").write_text(
-        "Interviewer: What holds you back?\n"
-        "P1: The budget was cut again this year.\n\n"
-        "Interviewer: And the citizens?\n"
-        "P1: Nobody trusts the new portal.\n",
-        encoding="utf-8",
-    )
-    (tmp_path / "book.yaml").write_text(
-        "- name: Budget constraints\n  definition: Lack of money for digital projects\n"
-        "- name: Trust\n  definition: Confidence of citizens in institutions and systems\n",
-        encoding="utf-8",
-    )
-    code, output = run("import", "one.txt", "--codebook", "book.yaml", "--unit", "turn")
-    assert code == 0, output
-    code, output = run(
-        "search", "کسی به سامانه اعتماد ندارد", "-k", "1"
-    )  # Persian: "nobody trusts the system"
-    assert code == 0 and "Nobody trusts the new portal." in output
-    code, output = run("candidates", "one.txt", "1", "-k", "1")
-    assert code == 0 and "Budget constraints" in output
-    code, output = run("similar", "one.txt", "1")
-    assert code == 0 and "No coded segments yet" in output
-    code, output = run("candidates", "one.txt", "99")
-    assert code == 1 and "one.txt has no segment number 99" in output
-
-
 def import_budget_and_trust(directory: Path) -> None:
     """Import a four-turn transcript and a two-code codebook (``groundcode import ... --unit turn``)."""
     (directory / "one.txt").write_text(
@@ -242,3 +215,16 @@ def test_with_consent_to_a_remote_model_listed_names_are_masked(
         assert code == 0, output
     sent = json.dumps([received.body for received in server.received], ensure_ascii=False)
     assert "portal" not in sent and "[NAME]" in sent
+
+
+def test_search_candidates_and_similar_after_import(env: dict[str, str], tmp_path: Path) -> None:
+    import_budget_and_trust(tmp_path)
+    nobody_trusts_the_system = "کسی به سامانه اعتماد ندارد"
+    code, output = run("search", nobody_trusts_the_system, "-k", "1")
+    assert code == 0 and "Nobody trusts the new portal." in output
+    code, output = run("candidates", "one.txt", "1", "-k", "1")
+    assert code == 0 and "Budget constraints" in output
+    code, output = run("similar", "one.txt", "1")
+    assert code == 0 and "No coded segments yet" in output
+    code, output = run("candidates", "one.txt", "99")
+    assert code == 1 and "one.txt has no segment number 99" in output
