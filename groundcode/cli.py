@@ -37,6 +37,7 @@ from services.chunking.segmenter import ChunkOptions
 from services.retrieval.api import create_app as create_retrieval_app
 from services.retrieval.search import ExemplarFilter, SegmentFilter, candidate_codes, similar_segments
 from services.retrieval.search import search as search_segments
+from services.suggestion.api import create_app as create_suggestion_app
 
 app = typer.Typer(
     help="groundcode: first-pass qualitative coding with the researcher in charge.", no_args_is_help=True
@@ -48,11 +49,13 @@ errors = Console(stderr=True)
 class ServiceName(StrEnum):
     CHUNKING = "chunking"
     RETRIEVAL = "retrieval"
+    SUGGESTION = "suggestion"
 
 
 SERVICE_APPS: dict[ServiceName, Callable[..., FastAPI]] = {
     ServiceName.CHUNKING: create_chunking_app,
     ServiceName.RETRIEVAL: create_retrieval_app,
+    ServiceName.SUGGESTION: create_suggestion_app,
 }
 
 ProjectOption = Annotated[

@@ -8,6 +8,7 @@ from groundcode.http import build_app
 from groundcode.settings import Settings
 from services.chunking.api import router as chunking_router
 from services.retrieval.api import router as retrieval_router
+from services.suggestion.api import router as suggestion_router
 
 
 def create_app(settings: Settings, *, run_workers: bool = True) -> FastAPI:
@@ -15,7 +16,7 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> FastAPI:
     return build_app(
         settings,
         title="groundcode",
-        description="Import and chunk transcripts, retrieve candidate codes and similar segments.",
-        routers=[chunking_router, retrieval_router],
+        description="Import and chunk transcripts, find candidate codes and similar segments, suggest codes.",
+        routers=[chunking_router, retrieval_router, suggestion_router],
         run_workers=run_workers,
     )

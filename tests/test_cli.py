@@ -175,7 +175,7 @@ def test_suggest_with_a_model_asks_it_once_per_segment(
     assert "litellm" in output and "offline" in output  # each backend keeps its own suggestions
 
 
-@pytest.mark.parametrize("name", ["chunking", "retrieval"])
+@pytest.mark.parametrize("name", ["chunking", "retrieval", "suggestion"])
 def test_each_service_runs_alone_and_answers_health(env: dict[str, str], name: str) -> None:
     port = free_port()
     process = subprocess.Popen(
