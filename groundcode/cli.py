@@ -204,8 +204,10 @@ async def _wait_with_progress(groundcode: Groundcode, items: list[WorkItem], lab
             items,
             on_progress=lambda done, _total: progress.update(task, completed=done),
         )
-    failed = [item for item in groundcode.work_items.failures() if item.id in {i.id for i in items}]
-    for item in failed:
+    waited_for = {item.id for item in items}
+    for item in groundcode.work_items.failures():
+        if item.id not in waited_for:
+            continue
         errors.print(f"[red]failed[/red] {item.stage.value} {item.subject_id}: {item.last_error}")
 
 
