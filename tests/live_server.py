@@ -5,11 +5,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import uvicorn
 from fastapi import FastAPI
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -36,3 +39,17 @@ def serve_in_thread(app: FastAPI, *, timeout_seconds: float = 20.0) -> Iterator[
     finally:
         server.should_exit = True
         thread.join(timeout_seconds)
+
+
+def poll_until(
+    fetch: Callable[[], T], done: Callable[[T], bool], what: str, timeout_seconds: float = 60
+) -> T:
+    """Call ``fetch`` until ``done`` accepts its answer, and return it; on timeout, fail naming ``what``."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        answer = fetch()
+        if done(answer):
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout_seconds:.0f} s")
+        time.sleep(0.05)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -10,7 +9,7 @@ import pytest
 
 from groundcode.settings import Settings
 from services.chunking.api import create_app
-from tests.live_server import serve_in_thread
+from tests.live_server import poll_until, serve_in_thread
 
 TRANSCRIPT = (
     "Interviewer: How do agencies share data?\r\n"
@@ -30,13 +29,13 @@ def client(settings: Settings) -> Iterator[httpx.Client]:
 
 
 def wait_for_segments(client: httpx.Client, source_id: str) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        segments: list[dict[str, object]] = client.get(f"/projects/study/sources/{source_id}/segments").json()
-        if segments:
-            return segments
-        time.sleep(0.05)
-    raise AssertionError(f"source {source_id} was not chunked within 30 s")
+    segments: list[dict[str, object]] = poll_until(
+        lambda: client.get(f"/projects/study/sources/{source_id}/segments").json(),
+        bool,
+        f"source {source_id} was not chunked",
+        timeout_seconds=30,
+    )
+    return segments
 
 
 def test_upload_chunks_and_offsets_point_into_the_stored_text(client: httpx.Client) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from typer.testing import CliRunner
 from groundcode.cli import app as cli
 from groundcode.server import create_app
 from groundcode.settings import Settings
-from tests.live_server import serve_in_thread
+from tests.live_server import poll_until, serve_in_thread
 
 TRANSCRIPT = (
     "Interviewer: What holds you back?\n"
@@ -24,13 +23,12 @@ TRANSCRIPT = (
 
 
 def wait_for_suggestions(http: httpx.Client, source_id: str) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found: list[dict[str, Any]] = http.get(f"/projects/study/sources/{source_id}/suggestions").json()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"no suggestions for source {source_id} within 60 s")
+    found: list[dict[str, Any]] = poll_until(
+        lambda: http.get(f"/projects/study/sources/{source_id}/suggestions").json(),
+        bool,
+        f"no suggestions for source {source_id}",
+    )
+    return found
 
 
 def test_suggestions_are_listed_summarised_and_redone(
@@ -62,10 +60,11 @@ def test_suggestions_are_listed_summarised_and_redone(
 
         queued = http.post("/projects/study/suggest", json={"sources": ["one.txt"]})
         assert queued.status_code == 202 and [item["stage"] for item in queued.json()] == ["suggest"]
-        deadline = time.monotonic() + 60
-        while http.get("/work-items").json()["counts"]["suggest"] != {"done": 1}:
-            assert time.monotonic() < deadline, "the suggest stage did not run again"
-            time.sleep(0.1)
+        poll_until(
+            lambda: http.get("/work-items").json()["counts"]["suggest"],
+            lambda counts: counts == {"done": 1},
+            "the suggest stage did not run again",
+        )
         again = http.get(f"/projects/study/sources/{uploaded['source_id']}/suggestions").json()
         assert [s["id"] for s in again] == [s["id"] for s in first]  # replaced, not duplicated
 
