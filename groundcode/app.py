@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -13,16 +13,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from groundcode.domain import Stage, WorkItem, WorkStatus
 from groundcode.queue import StageHandler, WorkService
 from groundcode.settings import Settings
+from groundcode.storage.accounts import AccountStore
 from groundcode.storage.database import create_database_engine, migrate, session_factory
+from groundcode.storage.decisions import DecisionStore
 from groundcode.storage.repository import Repository
 from groundcode.storage.suggestions import SuggestionStore
 from groundcode.storage.work_items import WorkItemStore
+from services.adjudication.learning import StoredDecisionHistory, learn_handler
+from services.adjudication.service import Adjudication
 from services.chunking.ingest import chunk_source
 from services.retrieval.embeddings import Embedder, embedder_from_settings
 from services.retrieval.indexing import index_codebook_handler, index_source_handler
 from services.retrieval.vector_store import VectorStore, vector_store_from_settings
 from services.suggestion.offline import OfflineBackend
-from services.suggestion.scoring import DecisionHistory, NoDecisions, learn_from_decisions
+from services.suggestion.scoring import DecisionHistory, learn_from_decisions
 from services.suggestion.stage import LabelVectors, NamedBackend, suggest_source
 
 ALL_STAGES: tuple[Stage, ...] = tuple(Stage)
@@ -33,6 +37,7 @@ STAGE_LABELS = {
     Stage.INDEX: "Indexing",
     Stage.INDEX_CODEBOOK: "Indexing codebook",
     Stage.SUGGEST: "Suggesting codes",
+    Stage.LEARN: "Learning from decisions",
 }
 
 
@@ -45,8 +50,9 @@ class Groundcode:
     repository: Repository
     work_items: WorkItemStore
     suggestions: SuggestionStore
+    decisions: DecisionStore
+    accounts: AccountStore
     sessions: sessionmaker[Session]
-    decision_history: DecisionHistory = field(default_factory=NoDecisions)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -56,6 +62,14 @@ class Groundcode:
     @cached_property
     def vector_store(self) -> VectorStore:
         return vector_store_from_settings(self.settings)
+
+    @cached_property
+    def decision_history(self) -> DecisionHistory:
+        return StoredDecisionHistory(self.repository, self.decisions, self.embedder)
+
+    @cached_property
+    def adjudication(self) -> Adjudication:
+        return Adjudication(self.repository, self.suggestions, self.decisions, self.accounts)
 
     @cached_property
     def label_vectors(self) -> LabelVectors:
@@ -111,6 +125,9 @@ class Groundcode:
                 source_id,
                 label_vectors=self.label_vectors,
             ),
+            Stage.LEARN: lambda decision_id: learn_handler(
+                self.repository, self.decisions, self.embedder, self.vector_store, decision_id
+            ),
         }
 
     def work_service(self, consume: Collection[Stage] | None = None) -> WorkService:
@@ -136,6 +153,8 @@ def open_groundcode(settings: Settings | None = None) -> Groundcode:
         repository=Repository(sessions),
         work_items=WorkItemStore(sessions),
         suggestions=SuggestionStore(sessions),
+        decisions=DecisionStore(sessions),
+        accounts=AccountStore(sessions),
         sessions=sessions,
     )
 

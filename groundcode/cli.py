@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -26,9 +27,12 @@ from groundcode.app import (
     wait_until_idle,
 )
 from groundcode.codebook_io import CodebookFormatError, parse_codebook
-from groundcode.domain import Codebook, Project, Segment, SegmentUnit, Stage, WorkItem
+from groundcode.domain import Codebook, Project, Role, Segment, SegmentUnit, Stage, WorkItem
+from groundcode.interchange.cli import codebook_app
 from groundcode.settings import Settings
+from groundcode.storage.accounts import AccountError
 from groundcode.storage.repository import NotFoundError
+from services.adjudication.api import create_app as create_adjudication_app
 from services.chunking.api import create_app as create_chunking_app
 from services.chunking.errors import UnreadableFileError
 from services.chunking.ingest import ImportResult, ReadOptions, import_file
@@ -44,18 +48,29 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+app.add_typer(codebook_app, name="codebook")
+
+
+user_app = typer.Typer(help="Researchers' accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (shown once, stored only as a hash).", no_args_is_help=True)
+member_app = typer.Typer(help="Who is in a project, with which role.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(member_app, name="member")
 
 
 class ServiceName(StrEnum):
     CHUNKING = "chunking"
     RETRIEVAL = "retrieval"
     SUGGESTION = "suggestion"
+    ADJUDICATION = "adjudication"
 
 
 SERVICE_APPS: dict[ServiceName, Callable[..., FastAPI]] = {
     ServiceName.CHUNKING: create_chunking_app,
     ServiceName.RETRIEVAL: create_retrieval_app,
     ServiceName.SUGGESTION: create_suggestion_app,
+    ServiceName.ADJUDICATION: create_adjudication_app,
 }
 
 ProjectOption = Annotated[
@@ -79,12 +94,113 @@ def _fail(message: str) -> typer.Exit:
 
 
 @app.command()
-def init(project: ProjectOption = "default") -> None:
+def init(
+    project: ProjectOption = "default",
+    owner: Annotated[str | None, typer.Option(help="Make this user the project's owner.")] = None,
+) -> None:
     """Create the data directory and database (or migrate it to the newest schema) and the project."""
     with _groundcode() as groundcode:
         created = groundcode.repository.ensure_project(project)
         console.print(f"Database ready at {groundcode.settings.resolved_database_url()}")
         console.print(f"Project [bold]{created.name}[/bold] ({created.id})")
+        if owner is not None:
+            _set_member(groundcode, created, owner, Role.OWNER)
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="GROUNDCODE_NEW_PASSWORD",
+            help="For the review page's login (at least 8 characters); asked for if not given.",
+        ),
+    ] = None,
+    display_name: Annotated[str, typer.Option(help="Name shown to other coders.")] = "",
+) -> None:
+    """Add a researcher's account."""
+    with _groundcode() as groundcode:
+        try:
+            user = groundcode.accounts.add_user(username, password=password, display_name=display_name)
+        except (AccountError, ValueError) as error:
+            raise _fail(str(error)) from error
+        console.print(
+            f"User [bold]{user.username}[/bold] added; 'groundcode member add' puts them in a project."
+        )
+
+
+@user_app.command("password")
+def user_password(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Set a user's password."""
+    with _groundcode() as groundcode:
+        try:
+            groundcode.accounts.set_password(username, password)
+        except (AccountError, NotFoundError) as error:
+            raise _fail(str(error)) from error
+        console.print(f"Password of {username} changed.")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """Every account, with its projects and roles."""
+    with _groundcode() as groundcode:
+        table = Table("user", "name", "projects")
+        for user in groundcode.accounts.list_users():
+            roles = groundcode.accounts.projects_of(user.id)
+            table.add_row(
+                user.username, user.display_name, ", ".join(f"{p.name} ({r.value})" for p, r in roles)
+            )
+        console.print(table)
+
+
+@token_app.command("create")
+def token_create(
+    username: str, label: Annotated[str, typer.Option(help="What the token is for.")] = "cli"
+) -> None:
+    """Issue an API token for a user; it is printed once and only its hash is kept."""
+    with _groundcode() as groundcode:
+        try:
+            user = groundcode.accounts.get_user(username)
+        except NotFoundError as error:
+            raise _fail(str(error)) from error
+        print(groundcode.accounts.issue_token(user.id, label=label))
+
+
+@member_app.command("add")
+def member_add(
+    username: str,
+    project: ProjectOption = "default",
+    role: Annotated[Role, typer.Option(help="owner, coder or viewer.")] = Role.CODER,
+) -> None:
+    """Give a user a role in a project (or change it)."""
+    with _groundcode() as groundcode:
+        _set_member(groundcode, _project(groundcode, project), username, role)
+
+
+@member_app.command("list")
+def member_list(project: ProjectOption = "default") -> None:
+    with _groundcode() as groundcode:
+        target = _project(groundcode, project)
+        table = Table("user", "role")
+        for member in groundcode.accounts.members(target.id):
+            table.add_row(member.user.username, member.role.value)
+        console.print(table)
+
+
+def _set_member(groundcode: Groundcode, project: Project, username: str, role: Role) -> None:
+    try:
+        user = groundcode.accounts.get_user(username)
+    except NotFoundError as error:
+        raise _fail(str(error)) from error
+    groundcode.accounts.set_member(project.id, user.id, role)
+    console.print(f"{username} is now {role.value} of project {project.name}.")
 
 
 @app.command("import")
@@ -619,11 +735,32 @@ def demo(project: ProjectOption = "demo") -> None:
     import_command(files=paths, project=project, codebook=codebook, unit=SegmentUnit.SENTENCE, wait=True)
     segments(source=None, project=project, limit=6)
     with _groundcode() as groundcode:
-        _print_suggestion_summary(groundcode, _project(groundcode, project))
+        target = _project(groundcode, project)
+        _print_suggestion_summary(groundcode, target)
+        password = _demo_reviewer(groundcode, target)
     console.print(
         f"Next: 'groundcode suggestions interview_01_en.txt -p {project}' lists the suggestions, "
         f"'groundcode segments SOURCE -p {project}' every segment, 'groundcode status' the queue."
     )
+    console.print(
+        f"Review them: run 'groundcode serve', open http://127.0.0.1:8000/review?project={project}, log in "
+        f"as [bold]{DEMO_REVIEWER}[/bold] with the password [bold]{password}[/bold] (new at every demo run)."
+    )
+
+
+DEMO_REVIEWER = "demo"
+
+
+def _demo_reviewer(groundcode: Groundcode, project: Project) -> str:
+    """The demo's reviewer account (owner of the demo project), with a fresh random password."""
+    password = secrets.token_urlsafe(9)
+    if groundcode.accounts.find_user(DEMO_REVIEWER) is None:
+        groundcode.accounts.add_user(DEMO_REVIEWER, password=password, display_name="Demo reviewer")
+    else:
+        groundcode.accounts.set_password(DEMO_REVIEWER, password)
+    user = groundcode.accounts.get_user(DEMO_REVIEWER)
+    groundcode.accounts.set_member(project.id, user.id, Role.OWNER)
+    return password
 
 
 def _project(groundcode: Groundcode, name: str) -> Project:

@@ -43,6 +43,8 @@ class Project(Model):
     id: str = Field(default_factory=new_id)
     name: str = Field(min_length=1)
     created_at: datetime = Field(default_factory=utcnow)
+    blind: bool = True  # coders do not see each other's decisions ...
+    revealed: bool = False  # ... until an owner reveals them
 
 
 class SegmentUnit(StrEnum):
@@ -131,6 +133,7 @@ class Stage(StrEnum):
     INDEX = "index"  # subject: a source id (its segments are embedded)
     INDEX_CODEBOOK = "index-codebook"  # subject: a codebook (version) id
     SUGGEST = "suggest"  # subject: a source id (its segments get candidate codes)
+    LEARN = "learn"  # subject: a decision id (accepted codings become exemplars)
 
 
 class WorkStatus(StrEnum):
@@ -221,22 +224,143 @@ class Suggestion(Model):
         return self
 
 
+class Role(StrEnum):
+    """What a project member may do: owners also manage members and reveal decisions; viewers only read."""
+
+    OWNER = "owner"
+    CODER = "coder"
+    VIEWER = "viewer"
+
+
+class User(Model):
+    id: str = Field(default_factory=new_id)
+    username: str = Field(min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
+    display_name: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Member(Model):
+    """A user's role in one project."""
+
+    project_id: str
+    user: User
+    role: Role
+
+
+class PermissionDenied(PermissionError):
+    """The member's role does not allow this."""
+
+
+class Access(Model):
+    """An authenticated user acting in a project, with their role there."""
+
+    project: Project
+    user: User
+    role: Role
+
+    def require(self, *roles: Role) -> None:
+        """Refuse unless the member has one of ``roles``."""
+        if self.role not in roles:
+            allowed = " or ".join(role.value for role in roles)
+            raise PermissionDenied(
+                f"a {self.role.value} cannot do this in project {self.project.name!r} ({allowed} only)"
+            )
+
+
 class DecisionKind(StrEnum):
-    ACCEPT = "accept"
-    REJECT = "reject"
-    EDIT = "edit"
-    MERGE = "merge"
+    """What a researcher did. Every kind is appended; none is ever updated or deleted."""
+
+    ACCEPT = "accept"  # the suggestion becomes a coding (its code, its quote span or an adjusted one)
+    REJECT = "reject"  # with a reason
+    EDIT = "edit"  # the suggestion is replaced by a coding of another code and/or span
+    CREATE_CODE = "create_code"  # an inductive proposal becomes a new codebook code and a coding of it
+    CODE = "code"  # a coding made by hand, without a suggestion (or imported)
+    SKIP = "skip"  # the segment is put aside for later
+    MERGE = "merge"  # code ``merged_code_id`` is folded into ``code_id`` in the codebook
+    UNDO = "undo"  # cancels decision ``undoes``
+
+
+RejectReason = Literal["wrong_code", "too_broad", "too_narrow", "not_relevant", "quote_wrong", "other"]
+REJECT_REASONS: dict[str, str] = {
+    "wrong_code": "wrong code",
+    "too_broad": "code too broad",
+    "too_narrow": "code too narrow",
+    "not_relevant": "segment not relevant",
+    "quote_wrong": "quote wrong",
+    "other": "other",
+}
 
 
 class Decision(Model):
-    """A researcher's append-only verdict on a suggestion (filled in by the adjudication service)."""
+    """A researcher's append-only decision. ``suggestion`` is a snapshot of what was decided on (code,
+    confidence, backend, model, prompt version, provenance), kept even after the suggestion is replaced."""
 
     id: str = Field(default_factory=new_id)
-    suggestion_id: str
-    coder: str
+    project_id: str
+    coder_id: str
     kind: DecisionKind
+    segment_id: str | None = None
+    source_id: str | None = None
+    suggestion_id: str | None = None
     code_id: str | None = None
-    reason: str | None = None
-    start: int | None = None
+    merged_code_id: str | None = None
+    reason: RejectReason | None = None
+    note: str = ""
+    start: int | None = Field(default=None, ge=0)
     end: int | None = None
+    undoes: str | None = None
+    suggestion: dict[str, Any] | None = None
+    codebook_id: str | None = None
+    codebook_version: int | None = None
     decided_at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _complete_for_its_kind(self) -> Self:
+        kind = self.kind
+        if kind in (DecisionKind.ACCEPT, DecisionKind.EDIT, DecisionKind.CREATE_CODE, DecisionKind.CODE):
+            if self.code_id is None or self.segment_id is None:
+                raise ValueError(f"a {kind.value} decision needs a segment and a code")
+            if self.start is None or self.end is None or self.end <= self.start:
+                raise ValueError(f"a {kind.value} decision needs a non-empty span")
+        on_suggestion = (
+            DecisionKind.ACCEPT,
+            DecisionKind.EDIT,
+            DecisionKind.CREATE_CODE,
+            DecisionKind.REJECT,
+        )
+        if kind in on_suggestion and self.suggestion_id is None:
+            raise ValueError(f"a {kind.value} decision is about a suggestion")
+        if kind == DecisionKind.REJECT and self.reason is None:
+            raise ValueError("a rejection needs a reason")
+        if kind == DecisionKind.SKIP and self.segment_id is None:
+            raise ValueError("skip names a segment")
+        if kind == DecisionKind.MERGE and (self.code_id is None or self.merged_code_id is None):
+            raise ValueError("a merge names the code kept and the code merged into it")
+        if kind == DecisionKind.UNDO and self.undoes is None:
+            raise ValueError("undo names the decision it cancels")
+        return self
+
+    @property
+    def target(self) -> str:
+        """What later decisions of the same coder replace: the suggestion, else the segment and code."""
+        if self.suggestion_id is not None:
+            return self.suggestion_id
+        if self.kind == DecisionKind.SKIP:
+            return f"skip:{self.segment_id}"
+        if self.kind == DecisionKind.MERGE:
+            return f"merge:{self.merged_code_id}"
+        return f"code:{self.segment_id}:{self.code_id}:{self.start}:{self.end}"
+
+
+class Coding(Model):
+    """A code applied to a span by a researcher: derived from the decisions, never stored on its own."""
+
+    coder_id: str
+    source_id: str
+    segment_id: str
+    code_id: str
+    start: int
+    end: int
+    decision_id: str
+    suggestion_id: str | None = None
+    decided_at: datetime

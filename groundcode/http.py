@@ -12,10 +12,14 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from groundcode.app import Groundcode, open_groundcode
-from groundcode.domain import Stage, WorkItem
+from groundcode.auth import CurrentUser
+from groundcode.domain import PermissionDenied, Stage, WorkItem
 from groundcode.queue import WorkService
 from groundcode.settings import Settings
+from groundcode.storage.accounts import AccountError
+from groundcode.storage.decisions import VersionConflict
 from groundcode.storage.repository import NotFoundError
+from services.adjudication.service import AdjudicationError
 
 
 def service_lifespan(
@@ -65,13 +69,24 @@ GroundcodeDep = Annotated[Groundcode, Depends(get_groundcode)]
 WorkDep = Annotated[WorkService, Depends(get_work)]
 
 
+ERROR_STATUS: dict[type[Exception], int] = {
+    NotFoundError: 404,  # unknown projects, sources, segments, codebooks
+    PermissionDenied: 403,  # a member whose role does not allow the action
+    VersionConflict: 409,  # the review changed since it was loaded
+    AdjudicationError: 400,  # a decision that cannot be made as asked
+    AccountError: 400,
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Unknown projects, sources and codebooks answer 404 with the reason."""
+    """Domain errors answer with their status and their message as the reason."""
 
-    async def not_found(_request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(error)})
+    async def answer(_request: Request, error: Exception) -> JSONResponse:
+        code = next(code for kind, code in ERROR_STATUS.items() if isinstance(error, kind))
+        return JSONResponse(status_code=code, content={"detail": str(error)})
 
-    app.add_exception_handler(NotFoundError, not_found)
+    for kind in ERROR_STATUS:
+        app.add_exception_handler(kind, answer)
 
 
 class WorkStatusReport(BaseModel):
@@ -106,7 +121,7 @@ def ready(groundcode: GroundcodeDep) -> dict[str, str]:
 
 
 @core_router.get("/work-items", tags=["queue"])
-def work_items(groundcode: GroundcodeDep) -> WorkStatusReport:
+def work_items(groundcode: GroundcodeDep, _user: CurrentUser) -> WorkStatusReport:
     """Work items by stage and status, and the failed ones with their errors."""
     counts: dict[str, dict[str, int]] = {}
     for (stage, status), count in groundcode.work_items.counts().items():
@@ -115,6 +130,6 @@ def work_items(groundcode: GroundcodeDep) -> WorkStatusReport:
 
 
 @core_router.post("/work-items/retry", tags=["queue"])
-async def retry_failed(work: WorkDep, stage: Stage | None = None) -> RetryReport:
+async def retry_failed(work: WorkDep, _user: CurrentUser, stage: Stage | None = None) -> RetryReport:
     """Send failed work items again with a fresh attempt budget."""
     return RetryReport(retried=await work.runner.retry_failed(stage))

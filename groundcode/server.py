@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from groundcode.http import build_app
 from groundcode.settings import Settings
+from services.adjudication.api import account_router
+from services.adjudication.api import router as adjudication_router
 from services.chunking.api import router as chunking_router
 from services.retrieval.api import router as retrieval_router
 from services.suggestion.api import router as suggestion_router
@@ -16,7 +18,8 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> FastAPI:
     return build_app(
         settings,
         title="groundcode",
-        description="Import and chunk transcripts, find candidate codes and similar segments, suggest codes.",
-        routers=[chunking_router, retrieval_router, suggestion_router],
+        description="Import and chunk transcripts, find candidate codes and similar segments, suggest codes, "
+        "and review the suggestions: accept, reject, edit, merge, undo.",
+        routers=[account_router, chunking_router, retrieval_router, suggestion_router, adjudication_router],
         run_workers=run_workers,
     )

@@ -5,12 +5,16 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
 import uvicorn
 from fastapi import FastAPI
+
+from groundcode.app import open_groundcode
+from groundcode.domain import Role
+from groundcode.settings import Settings
 
 T = TypeVar("T")
 
@@ -53,3 +57,18 @@ def poll_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} within {timeout_seconds:.0f} s")
         time.sleep(0.05)
+
+
+def api_token(
+    settings: Settings, username: str = "researcher", *, projects: Sequence[str] = (), role: Role = Role.OWNER
+) -> dict[str, str]:
+    """Authorization headers of a (new or existing) user with ``role`` in each of ``projects``."""
+    groundcode = open_groundcode(settings)
+    try:
+        user = groundcode.accounts.find_user(username) or groundcode.accounts.add_user(username)
+        for name in projects:
+            project = groundcode.repository.ensure_project(name)
+            groundcode.accounts.set_member(project.id, user.id, role)
+        return {"Authorization": f"Bearer {groundcode.accounts.issue_token(user.id)}"}
+    finally:
+        groundcode.close()

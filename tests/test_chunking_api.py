@@ -9,7 +9,7 @@ import pytest
 
 from groundcode.settings import Settings
 from services.chunking.api import create_app
-from tests.live_server import poll_until, serve_in_thread
+from tests.live_server import api_token, poll_until, serve_in_thread
 
 TRANSCRIPT = (
     "Interviewer: How do agencies share data?\r\n"
@@ -23,7 +23,7 @@ TRANSCRIPT = (
 def client(settings: Settings) -> Iterator[httpx.Client]:
     with (
         serve_in_thread(create_app(settings)) as base_url,
-        httpx.Client(base_url=base_url, timeout=30) as http,
+        httpx.Client(base_url=base_url, timeout=30, headers=api_token(settings)) as http,
     ):
         yield http
 
@@ -86,7 +86,7 @@ def test_reimport_is_detected_and_not_duplicated(client: httpx.Client) -> None:
 
 def test_unknown_project_and_source_answer_404_with_reason(client: httpx.Client) -> None:
     assert client.get("/projects/nobody/sources").json() == {
-        "detail": "no project named 'nobody'; run 'groundcode init' or import a file first"
+        "detail": "no project named 'nobody' that you are a member of"
     }
     client.post("/projects/study/sources", files=[("files", ("a.txt", TRANSCRIPT.encode(), "text/plain"))])
     response = client.get("/projects/study/sources/missing/segments")

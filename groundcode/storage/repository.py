@@ -137,6 +137,18 @@ class Repository:
             )
             return [_segment(row) for row in session.scalars(query)]
 
+    def get_segments(self, segment_ids: Sequence[str]) -> dict[str, Segment]:
+        """The segments with these ids (unknown ids are left out)."""
+        with self._sessions() as session:
+            rows = session.scalars(select(SegmentRow).where(SegmentRow.id.in_(segment_ids)))
+            return {row.id: _segment(row) for row in rows}
+
+    def get_segment(self, segment_id: str) -> Segment:
+        segment = self.get_segments([segment_id]).get(segment_id)
+        if segment is None:
+            raise NotFoundError(f"no segment with id {segment_id!r}")
+        return segment
+
     def segment_counts(self, project_id: str) -> dict[str, int]:
         """Number of segments per source id (sources without segments are absent)."""
         with self._sessions() as session:
@@ -185,6 +197,18 @@ class Repository:
             if row is None:
                 raise NotFoundError(f"no codebook with id {codebook_id!r}")
             return _codebook(session, row)
+
+    def code_index(self, project_id: str) -> dict[str, Code]:
+        """Every code any codebook version of the project ever had, by id (the newest version's wording),
+        so that codings and suggestions of codes since merged away still have a name."""
+        query = (
+            select(CodeRow)
+            .join(CodebookRow, CodebookRow.id == CodeRow.codebook_id)
+            .where(CodebookRow.project_id == project_id)
+            .order_by(CodebookRow.created_at, CodebookRow.version)
+        )
+        with self._sessions() as session:
+            return {row.id: Code.model_validate(row, from_attributes=True) for row in session.scalars(query)}
 
     def latest_codebook(self, project_id: str, name: str | None = None) -> Codebook | None:
         """The newest version of the named codebook (or of the most recently saved one)."""

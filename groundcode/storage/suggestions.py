@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from pydantic import Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +19,16 @@ class SuggestionCount(Model):
     code_id: str | None
     proposed_label: str | None
     count: int
+
+
+class SuggestionFilter(Model):
+    """Which suggestions a review queue or a bulk action covers."""
+
+    source_id: str | None = None
+    code_id: str | None = None
+    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    mode: str | None = None
 
 
 class SuggestionStore:
@@ -65,6 +76,44 @@ class SuggestionStore:
         )
         with self._sessions() as session:
             return [_suggestion(row) for row in session.scalars(query)]
+
+    def get(self, suggestion_id: str) -> Suggestion | None:
+        with self._sessions() as session:
+            row = session.get(SuggestionRow, suggestion_id)
+            return _suggestion(row) if row else None
+
+    def list_for_segments(self, segment_ids: Collection[str]) -> list[Suggestion]:
+        """The suggestions of these segments, best first within each segment."""
+        query = (
+            select(SuggestionRow)
+            .where(SuggestionRow.segment_id.in_(segment_ids))
+            .order_by(SuggestionRow.segment_id, SuggestionRow.mode, SuggestionRow.rank, SuggestionRow.backend)
+        )
+        with self._sessions() as session:
+            return [_suggestion(row) for row in session.scalars(query)]
+
+    def matching(self, project_id: str, where: SuggestionFilter) -> list[tuple[Suggestion, str]]:
+        """``(suggestion, source id)`` of every suggestion in the project that ``where`` covers, in source
+        and segment order, best first within a segment."""
+        query = (
+            select(SuggestionRow, SegmentRow.source_id)
+            .join(SegmentRow, SegmentRow.id == SuggestionRow.segment_id)
+            .join(SourceRow, SourceRow.id == SegmentRow.source_id)
+            .where(
+                SourceRow.project_id == project_id,
+                SuggestionRow.confidence >= where.min_confidence,
+                SuggestionRow.confidence <= where.max_confidence,
+            )
+            .order_by(SourceRow.imported_at, SourceRow.name, SegmentRow.position, SuggestionRow.rank)
+        )
+        if where.source_id is not None:
+            query = query.where(SegmentRow.source_id == where.source_id)
+        if where.code_id is not None:
+            query = query.where(SuggestionRow.code_id == where.code_id)
+        if where.mode is not None:
+            query = query.where(SuggestionRow.mode == where.mode)
+        with self._sessions() as session:
+            return [(_suggestion(row), source_id) for row, source_id in session.execute(query)]
 
     def summary(self, project_id: str, *, exclude_source_id: str | None = None) -> list[SuggestionCount]:
         """Suggestions per code and per proposed label across the project (leaving one source out, if

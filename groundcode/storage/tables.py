@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -52,6 +53,8 @@ class ProjectRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime]
+    blind: Mapped[bool] = mapped_column(Boolean, default=True)
+    revealed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SourceRow(Base):
@@ -164,3 +167,74 @@ class SuggestionRow(Base):
     prompt_version: Mapped[str | None] = mapped_column(String(64))
     provenance: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+
+
+class ApiTokenRow(Base):
+    """An API or login-session token; only its SHA-256 is stored, so a leaked table grants nothing."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+
+
+class MembershipRow(Base):
+    __tablename__ = "memberships"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class DecisionRow(Base):
+    """One decision, appended and never changed. ``seq`` orders them; segments, sources and suggestions are
+    referenced without foreign keys, so re-chunking or re-suggesting never deletes human work."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_project_coder", "project_id", "coder_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    coder_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    segment_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    source_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    suggestion_id: Mapped[str | None] = mapped_column(String(36))
+    code_id: Mapped[str | None] = mapped_column(String(36))
+    merged_code_id: Mapped[str | None] = mapped_column(String(36))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+    start: Mapped[int | None] = mapped_column(Integer)
+    end: Mapped[int | None] = mapped_column(Integer)
+    undoes: Mapped[str | None] = mapped_column(String(36))
+    suggestion: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    codebook_id: Mapped[str | None] = mapped_column(String(36))
+    codebook_version: Mapped[int | None] = mapped_column(Integer)
+    decided_at: Mapped[datetime]
+
+
+class ReviewHeadRow(Base):
+    """The version of one coder's review of one segment (or of the codebook): a decision names the version
+    it saw, and is refused if another decision got there first (optimistic concurrency)."""
+
+    __tablename__ = "review_heads"
+
+    coder_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)

@@ -34,7 +34,7 @@ class WorkItemStore:
     def ensure(self, stage: Stage, subject_id: str) -> WorkItem:
         """The work item for ``(stage, subject_id)``, created pending if it does not exist yet."""
         with transaction(self._sessions) as session:
-            return _to_domain(_insert_if_absent(session, stage, subject_id))
+            return _to_domain(insert_if_absent(session, stage, subject_id))
 
     def claim(self, item_id: str, lease_seconds: float) -> WorkItem | None:
         """Take the item for one attempt, or None if it is done, failed or leased by another worker."""
@@ -78,7 +78,7 @@ class WorkItemStore:
             if finished.rowcount == 0:  # type: ignore[attr-defined]
                 return []
             return [
-                _to_domain(_insert_if_absent(session, Stage(stage), subject_id))
+                _to_domain(insert_if_absent(session, Stage(stage), subject_id))
                 for stage, subject_id in follow_ups
             ]
 
@@ -139,7 +139,7 @@ class WorkItemStore:
         explicit re-run redoes finished work (items are created if missing; running ones are left alone)."""
         with transaction(self._sessions) as session:
             for subject_id in subject_ids:
-                _insert_if_absent(session, stage, subject_id)
+                insert_if_absent(session, stage, subject_id)
             session.execute(
                 update(WorkItemRow)
                 .where(
@@ -227,7 +227,7 @@ def _lease_expired(now: datetime) -> ColumnElement[bool]:
     return and_(WorkItemRow.status == WorkStatus.RUNNING.value, WorkItemRow.lease_expires_at < now)
 
 
-def _insert_if_absent(session: Session, stage: Stage, subject_id: str) -> WorkItemRow:
+def insert_if_absent(session: Session, stage: Stage, subject_id: str) -> WorkItemRow:
     """Get-or-create by idempotency key, safe against concurrent callers.
 
     ``INSERT ... ON CONFLICT DO NOTHING`` lets the database settle the race: the loser's insert

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Form, Query, UploadFile, status
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, UploadFile, status
 from pydantic import BaseModel
 
-from groundcode.domain import Segment, SegmentUnit, Source, Stage
+from groundcode.auth import CurrentUser, ProjectReader, project_access
+from groundcode.domain import Project, Role, Segment, SegmentUnit, Source, Stage
 from groundcode.http import GroundcodeDep, WorkDep, build_app
 from groundcode.settings import Settings
 from services.chunking.ingest import ImportResult, ReadOptions, import_file
@@ -30,9 +31,20 @@ class ImportReport(BaseModel):
 router = APIRouter(tags=["chunking"])
 
 
+def project_for_upload(project: str, user: CurrentUser, groundcode: GroundcodeDep) -> Project:
+    """The project to import into: an existing one the user may change, or a new one they then own."""
+    if groundcode.repository.find_project(project) is None:
+        created = groundcode.repository.ensure_project(project)
+        if not groundcode.accounts.members(created.id):  # else another request created it first
+            groundcode.accounts.set_member(created.id, user.id, Role.OWNER)
+    access = project_access(project, user, groundcode)
+    access.require(Role.OWNER, Role.CODER)
+    return access.project
+
+
 @router.post("/projects/{project}/sources", status_code=status.HTTP_202_ACCEPTED)
 async def upload_sources(
-    project: str,
+    target: Annotated[Project, Depends(project_for_upload)],
     files: list[UploadFile],
     groundcode: GroundcodeDep,
     work: WorkDep,
@@ -48,7 +60,6 @@ async def upload_sources(
     Chunking continues on the queue; poll the segments or ``/work-items``.
     """
     options = ChunkOptions(unit=unit, language=language, min_chars=min_chars, max_chars=max_chars)
-    target = groundcode.repository.ensure_project(project)
     limit = groundcode.settings.max_file_bytes
     read = ReadOptions(max_bytes=limit, csv_column=csv_column, csv_id_column=csv_id_column)
     results = []
@@ -65,9 +76,9 @@ async def upload_sources(
 
 
 @router.get("/projects/{project}/sources")
-def list_sources(project: str, groundcode: GroundcodeDep) -> list[SourceSummary]:
+def list_sources(who: ProjectReader, groundcode: GroundcodeDep) -> list[SourceSummary]:
     """The project's sources with their segment counts."""
-    target = groundcode.repository.get_project(project)
+    target = who.project
     counts = groundcode.repository.segment_counts(target.id)
     return [
         SourceSummary(
@@ -83,22 +94,22 @@ def list_sources(project: str, groundcode: GroundcodeDep) -> list[SourceSummary]
 
 
 @router.get("/projects/{project}/sources/{source}")
-def get_source(project: str, source: str, groundcode: GroundcodeDep) -> Source:
+def get_source(who: ProjectReader, source: str, groundcode: GroundcodeDep) -> Source:
     """One source, with the exact text its segment offsets refer to."""
-    target = groundcode.repository.get_project(project)
+    target = who.project
     return groundcode.repository.find_source(target.id, source)
 
 
 @router.get("/projects/{project}/sources/{source}/segments")
 def list_segments(
-    project: str,
+    who: ProjectReader,
     source: str,
     groundcode: GroundcodeDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[Segment]:
     """A page of the source's segments in order, with code-point offsets into the source text."""
-    target = groundcode.repository.get_project(project)
+    target = who.project
     found = groundcode.repository.find_source(target.id, source)
     return groundcode.repository.list_segments(found.id, offset=offset, limit=limit)
 

@@ -10,6 +10,7 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import Field, model_validator
 
+from groundcode.auth import ProjectReader
 from groundcode.domain import Model
 from groundcode.http import GroundcodeDep, build_app
 from groundcode.settings import Settings
@@ -76,7 +77,7 @@ router = APIRouter(tags=["retrieval"])
 
 @router.get("/projects/{project}/segments/{segment_id}/candidate-codes")
 def segment_candidate_codes(
-    project: str,
+    who: ProjectReader,
     segment_id: str,
     groundcode: GroundcodeDep,
     embedder: EmbedderDep,
@@ -89,19 +90,19 @@ def segment_candidate_codes(
     request = CandidateCodesRequest(
         segment_ids=[segment_id], k=k, codebook=codebook, codebook_version=codebook_version
     )
-    return batch_candidate_codes(project, request, groundcode, embedder, store)[0]
+    return batch_candidate_codes(who, request, groundcode, embedder, store)[0]
 
 
 @router.post("/projects/{project}/candidate-codes")
 def batch_candidate_codes(
-    project: str,
+    who: ProjectReader,
     request: CandidateCodesRequest,
     groundcode: GroundcodeDep,
     embedder: EmbedderDep,
     store: VectorStoreDep,
 ) -> list[list[CodeCandidate]]:
     """Candidate codes for each text or segment of a batch."""
-    project_id = groundcode.repository.get_project(project).id
+    project_id = who.project.id
     texts = request.texts or segment_texts(embedder, store, project_id, request.segment_ids)
     return candidate_codes(
         embedder,
@@ -116,7 +117,7 @@ def batch_candidate_codes(
 
 @router.get("/projects/{project}/segments/{segment_id}/similar")
 def segment_similar_segments(
-    project: str,
+    who: ProjectReader,
     segment_id: str,
     groundcode: GroundcodeDep,
     embedder: EmbedderDep,
@@ -129,19 +130,19 @@ def segment_similar_segments(
     """Already-coded segments most like an indexed segment (itself excluded), with their codes."""
     filters = ExemplarFilter(source_ids=source_id or [], speakers=speaker or [], code_id=code_id)
     request = SimilarSegmentsRequest(segment_ids=[segment_id], k=k, filters=filters)
-    return batch_similar_segments(project, request, groundcode, embedder, store)[0]
+    return batch_similar_segments(who, request, groundcode, embedder, store)[0]
 
 
 @router.post("/projects/{project}/similar-segments")
 def batch_similar_segments(
-    project: str,
+    who: ProjectReader,
     request: SimilarSegmentsRequest,
     groundcode: GroundcodeDep,
     embedder: EmbedderDep,
     store: VectorStoreDep,
 ) -> list[list[SegmentHit]]:
     """Similar coded segments for each text or segment of a batch (a segment never matches itself)."""
-    project_id = groundcode.repository.get_project(project).id
+    project_id = who.project.id
     texts = request.texts or segment_texts(embedder, store, project_id, request.segment_ids)
     excluded: list[str | None] = list(request.segment_ids) or [None] * len(texts)
     return similar_segments(
@@ -151,7 +152,7 @@ def batch_similar_segments(
 
 @router.get("/projects/{project}/search")
 def search_segments(
-    project: str,
+    who: ProjectReader,
     q: Annotated[str, Query(min_length=1)],
     groundcode: GroundcodeDep,
     embedder: EmbedderDep,
@@ -162,21 +163,19 @@ def search_segments(
 ) -> list[SegmentHit]:
     """Segments matching a free-text query by meaning, in any language."""
     filters = SegmentFilter(source_ids=source_id or [], speakers=speaker or [])
-    return batch_search(
-        project, SearchRequest(queries=[q], k=k, filters=filters), groundcode, embedder, store
-    )[0]
+    return batch_search(who, SearchRequest(queries=[q], k=k, filters=filters), groundcode, embedder, store)[0]
 
 
 @router.post("/projects/{project}/search")
 def batch_search(
-    project: str,
+    who: ProjectReader,
     request: SearchRequest,
     groundcode: GroundcodeDep,
     embedder: EmbedderDep,
     store: VectorStoreDep,
 ) -> list[list[SegmentHit]]:
     """Free-text search for each query of a batch."""
-    project_id = groundcode.repository.get_project(project).id
+    project_id = who.project.id
     return search(embedder, store, project_id, request.queries, k=request.k, filters=request.filters)
 
 

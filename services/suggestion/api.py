@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, status
 from pydantic import Field
 
+from groundcode.auth import ProjectCoder, ProjectReader
 from groundcode.domain import Model, Stage, Suggestion, WorkItem
 from groundcode.http import GroundcodeDep, WorkDep, build_app
 from groundcode.settings import Settings
@@ -22,25 +23,25 @@ router = APIRouter(tags=["suggestion"])
 
 
 @router.get("/projects/{project}/sources/{source}/suggestions")
-def source_suggestions(project: str, source: str, groundcode: GroundcodeDep) -> list[Suggestion]:
+def source_suggestions(who: ProjectReader, source: str, groundcode: GroundcodeDep) -> list[Suggestion]:
     """The source's suggestions, by segment and rank, with their provenance (backend, model, prompt)."""
-    target = groundcode.repository.get_project(project)
+    target = who.project
     return groundcode.suggestions.list_for_source(groundcode.repository.find_source(target.id, source).id)
 
 
 @router.get("/projects/{project}/suggestions/summary")
-def suggestion_summary(project: str, groundcode: GroundcodeDep) -> list[SuggestionCount]:
+def suggestion_summary(who: ProjectReader, groundcode: GroundcodeDep) -> list[SuggestionCount]:
     """How often each code or proposed label was suggested across the project."""
-    return groundcode.suggestions.summary(groundcode.repository.get_project(project).id)
+    return groundcode.suggestions.summary(who.project.id)
 
 
 @router.post("/projects/{project}/suggest", status_code=status.HTTP_202_ACCEPTED)
 async def suggest_again(
-    project: str, request: SuggestRequest, groundcode: GroundcodeDep, work: WorkDep
+    who: ProjectCoder, request: SuggestRequest, groundcode: GroundcodeDep, work: WorkDep
 ) -> list[WorkItem]:
     """Queue the suggest stage again for the sources (replacing their earlier suggestions of the
     configured backend); poll ``/work-items`` or the suggestions."""
-    target = groundcode.repository.get_project(project)
+    target = who.project
     sources = [groundcode.repository.find_source(target.id, name) for name in request.sources]
     ids = [source.id for source in sources or groundcode.repository.list_sources(target.id)]
     groundcode.work_items.reset(Stage.SUGGEST, ids)

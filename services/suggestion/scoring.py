@@ -114,16 +114,9 @@ class DecisionExample(Model):
 
 
 class DecisionHistory(Protocol):
-    """The project's decisions so far (the adjudication service will provide them)."""
+    """The project's decisions so far (provided by the adjudication service)."""
 
     def examples(self, project_id: str) -> list[DecisionExample]: ...
-
-
-class NoDecisions:
-    """No decisions yet: suggestions stay uncalibrated and no classifier is trained."""
-
-    def examples(self, project_id: str) -> list[DecisionExample]:
-        return []
 
 
 class Logistic(Model):

@@ -16,7 +16,7 @@ from services.retrieval.api import create_app
 from services.retrieval.embeddings import LocalE5Embedder
 from services.retrieval.indexing import index_codebook, index_exemplar, index_source
 from services.retrieval.vector_store import ChromaVectorStore
-from tests.live_server import serve_in_thread
+from tests.live_server import api_token, serve_in_thread
 from tests.retrieval.support import add_transcript
 from tests.retrieval.test_indexing import CODES, ENGLISH, PERSIAN
 
@@ -46,7 +46,11 @@ def study(tmp_path: Path, sqlite_url: str, e5: LocalE5Embedder) -> Iterator[Stud
     index_exemplar(e5, store, project_id, english[4], ["housing"])
     groundcode.close()
     app = create_app(settings, run_workers=False)
-    with serve_in_thread(app) as base_url, httpx.Client(base_url=base_url, timeout=60) as http:
+    headers = api_token(settings, projects=["study"])
+    with (
+        serve_in_thread(app) as base_url,
+        httpx.Client(base_url=base_url, timeout=60, headers=headers) as http,
+    ):
         yield Study(http, english, persian)
 
 

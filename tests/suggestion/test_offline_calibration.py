@@ -8,7 +8,6 @@ from services.retrieval.embeddings import LocalE5Embedder
 from services.suggestion.offline import OfflineBackend
 from services.suggestion.scoring import (
     DecisionExample,
-    NoDecisions,
     learn_from_decisions,
     log_loss,
 )
@@ -37,7 +36,7 @@ def test_too_few_decisions_leave_scores_uncalibrated() -> None:
     model = learn_from_decisions(synthetic_decisions(20, seed=1))
     assert model.calibrator is None and model.decisions == 20
     assert model.adjust("trust", 0.42, None) == (0.42, 0.42)
-    assert learn_from_decisions(NoDecisions().examples("p")).classifiers == {}
+    assert learn_from_decisions([]).classifiers == {}
 
 
 def test_calibration_beats_the_raw_score_on_held_out_decisions() -> None:

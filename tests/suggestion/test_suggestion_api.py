@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from groundcode.cli import app as cli
 from groundcode.server import create_app
 from groundcode.settings import Settings
-from tests.live_server import poll_until, serve_in_thread
+from tests.live_server import api_token, poll_until, serve_in_thread
 
 TRANSCRIPT = (
     "Interviewer: What holds you back?\n"
@@ -45,7 +45,9 @@ def test_suggestions_are_listed_summarised_and_redone(
 
     with (
         serve_in_thread(create_app(Settings())) as base_url,
-        httpx.Client(base_url=base_url, timeout=60) as http,
+        httpx.Client(
+            base_url=base_url, timeout=60, headers=api_token(Settings(), projects=["study"])
+        ) as http,
     ):
         uploaded = http.post(
             "/projects/study/sources",

@@ -1,0 +1,200 @@
+"""Users, project memberships and tokens. Passwords are stored as scrypt hashes and tokens as SHA-256
+digests: neither can be read back from the database."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from groundcode.domain import Member, Project, Role, User, new_id, utcnow
+from groundcode.storage.database import transaction
+from groundcode.storage.repository import NotFoundError
+from groundcode.storage.tables import ApiTokenRow, MembershipRow, ProjectRow, UserRow
+
+TOKEN_PREFIX = "gc_"
+SESSION_LIFETIME = timedelta(days=14)
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class AccountError(ValueError):
+    """A user, password or membership request that cannot be carried out (the message says why)."""
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash, with its parameters, as one string."""
+    if len(password) < 8:
+        raise AccountError("a password needs at least 8 characters")
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    _, n, r, p, salt, digest = stored.split("$")
+    candidate = hashlib.scrypt(
+        password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
+    )
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccountStore:
+    """Reads and writes users, tokens and memberships; each public method is one transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def add_user(self, username: str, *, password: str | None = None, display_name: str = "") -> User:
+        """A new user (with a password for the web page, or none for token-only use)."""
+        user = User(username=username, display_name=display_name or username)
+        password_hash = hash_password(password) if password is not None else None
+        try:
+            with transaction(self._sessions) as session:
+                session.add(UserRow(**user.model_dump(), password_hash=password_hash))
+        except IntegrityError as error:
+            raise AccountError(f"a user named {username!r} already exists") from error
+        return user
+
+    def set_password(self, username: str, password: str) -> None:
+        password_hash = hash_password(password)
+        with transaction(self._sessions) as session:
+            row = session.scalar(select(UserRow).where(UserRow.username == username))
+            if row is None:
+                raise NotFoundError(f"no user named {username!r}")
+            row.password_hash = password_hash
+
+    def find_user(self, username: str) -> User | None:
+        with self._sessions() as session:
+            row = session.scalar(select(UserRow).where(UserRow.username == username))
+            return _user(row) if row else None
+
+    def get_user(self, username: str) -> User:
+        user = self.find_user(username)
+        if user is None:
+            raise NotFoundError(f"no user named {username!r}; add one with 'groundcode user add'")
+        return user
+
+    def list_users(self) -> list[User]:
+        with self._sessions() as session:
+            return [_user(row) for row in session.scalars(select(UserRow).order_by(UserRow.username))]
+
+    def check_password(self, username: str, password: str) -> User | None:
+        """The user, if the password is theirs; ``None`` otherwise (without saying which part was wrong)."""
+        with self._sessions() as session:
+            row = session.scalar(select(UserRow).where(UserRow.username == username))
+            if row is None or row.password_hash is None:
+                hash_password("x" * 8)  # spend the same time, so timing does not reveal unknown users
+                return None
+            return _user(row) if password_matches(password, row.password_hash) else None
+
+    def issue_token(self, user_id: str, *, kind: str = "api", label: str = "") -> str:
+        """A new token for the user, returned once; only its digest is kept."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = utcnow()
+        expires = now + SESSION_LIFETIME if kind == "session" else None
+        with transaction(self._sessions) as session:
+            session.add(
+                ApiTokenRow(
+                    id=new_id(),
+                    user_id=user_id,
+                    token_hash=token_digest(token),
+                    kind=kind,
+                    label=label,
+                    created_at=now,
+                    expires_at=expires,
+                )
+            )
+        return token
+
+    def user_for_token(self, token: str, *, now: datetime | None = None) -> User | None:
+        with self._sessions() as session:
+            row = session.execute(
+                select(UserRow, ApiTokenRow.expires_at)
+                .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)
+                .where(ApiTokenRow.token_hash == token_digest(token))
+            ).first()
+            if row is None:
+                return None
+            user_row, expires_at = row
+            if expires_at is not None and expires_at <= (now or utcnow()):
+                return None
+            return _user(user_row)
+
+    def revoke_token(self, token: str) -> None:
+        with transaction(self._sessions) as session:
+            session.execute(delete(ApiTokenRow).where(ApiTokenRow.token_hash == token_digest(token)))
+
+    def set_member(self, project_id: str, user_id: str, role: Role) -> None:
+        """Give the user this role in the project (adding or changing the membership)."""
+        with transaction(self._sessions) as session:
+            row = session.get(MembershipRow, (project_id, user_id))
+            if row is None:
+                session.add(MembershipRow(project_id=project_id, user_id=user_id, role=role.value))
+            else:
+                row.role = role.value
+
+    def remove_member(self, project_id: str, user_id: str) -> None:
+        with transaction(self._sessions) as session:
+            session.execute(
+                delete(MembershipRow).where(
+                    MembershipRow.project_id == project_id, MembershipRow.user_id == user_id
+                )
+            )
+
+    def role(self, project_id: str, user_id: str) -> Role | None:
+        """The user's role in the project, ``None`` for a non-member."""
+        with self._sessions() as session:
+            row = session.get(MembershipRow, (project_id, user_id))
+            return Role(row.role) if row else None
+
+    def members(self, project_id: str) -> list[Member]:
+        query = (
+            select(MembershipRow.role, UserRow)
+            .join(UserRow, UserRow.id == MembershipRow.user_id)
+            .where(MembershipRow.project_id == project_id)
+            .order_by(UserRow.username)
+        )
+        with self._sessions() as session:
+            return [
+                Member(project_id=project_id, user=_user(row), role=Role(role))
+                for role, row in session.execute(query)
+            ]
+
+    def projects_of(self, user_id: str) -> list[tuple[Project, Role]]:
+        query = (
+            select(ProjectRow, MembershipRow.role)
+            .join(MembershipRow, MembershipRow.project_id == ProjectRow.id)
+            .where(MembershipRow.user_id == user_id)
+            .order_by(ProjectRow.name)
+        )
+        with self._sessions() as session:
+            return [
+                (Project.model_validate(row, from_attributes=True), Role(role))
+                for row, role in session.execute(query)
+            ]
+
+    def set_visibility(
+        self, project_id: str, *, blind: bool | None = None, revealed: bool | None = None
+    ) -> None:
+        """Switch blind coding on or off, or reveal every coder's decisions to the others."""
+        with transaction(self._sessions) as session:
+            row = session.get(ProjectRow, project_id)
+            if row is None:
+                raise NotFoundError(f"no project with id {project_id!r}")
+            if blind is not None:
+                row.blind = blind
+            if revealed is not None:
+                row.revealed = revealed
+
+
+def _user(row: UserRow) -> User:
+    return User.model_validate(row, from_attributes=True)

@@ -1,0 +1,137 @@
+"""The decision store: researchers' decisions, appended and never changed, with optimistic versions.
+
+Each coder's review of a segment (and of the shared codebook) has a version. A decision says which version
+it was made on; if another decision got there first, it is refused with ``VersionConflict`` rather than
+silently applied to a state the researcher never saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from groundcode.domain import Decision, Stage
+from groundcode.storage.database import transaction
+from groundcode.storage.repository import NotFoundError
+from groundcode.storage.tables import DecisionRow, ReviewHeadRow
+from groundcode.storage.work_items import insert_if_absent
+
+CODEBOOK_KEY = "codebook"
+
+
+class VersionConflict(RuntimeError):
+    """The review changed since the researcher loaded it; reload and decide again."""
+
+    def __init__(self, key: str, expected: int, current: int) -> None:
+        super().__init__(
+            f"this review changed since you loaded it (version {current}, you had {expected}); reload it"
+        )
+        self.key = key
+        self.current = current
+
+
+def review_key(decision: Decision) -> str:
+    """Which versioned review a decision belongs to: its segment's, else the codebook's (merges)."""
+    return decision.segment_id or CODEBOOK_KEY
+
+
+class DecisionStore:
+    """Appends and reads decisions; each public method is one transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def append(
+        self,
+        decisions: Sequence[Decision],
+        *,
+        expected_version: int | None = None,
+        follow_up: Stage | None = None,
+    ) -> dict[str, int]:
+        """Append the decisions atomically and return the new version of each review they touch.
+
+        With ``expected_version``, every touched review must be at that version (a single-segment action);
+        without it the decisions are applied on top of whatever is there (bulk and imports). ``follow_up``
+        creates a work item of that stage per decision in the same transaction, so no decision can be
+        stored without the work that learns from it (the sweeper publishes it if the message is lost)."""
+        versions: dict[str, int] = {}
+        with transaction(self._sessions) as session:
+            for decision in decisions:
+                key = review_key(decision)
+                expected = versions.get(key, expected_version)
+                versions[key] = _advance(session, decision.coder_id, key, expected)
+                session.execute(insert(DecisionRow).values(**decision.model_dump()))
+                if follow_up is not None:
+                    insert_if_absent(session, follow_up, decision.id)
+        return versions
+
+    def get(self, decision_id: str) -> Decision:
+        with self._sessions() as session:
+            row = session.scalar(select(DecisionRow).where(DecisionRow.id == decision_id))
+            if row is None:
+                raise NotFoundError(f"no decision with id {decision_id!r}")
+            return _decision(row)
+
+    def list(
+        self,
+        project_id: str,
+        *,
+        coder_ids: Collection[str] | None = None,
+        segment_ids: Collection[str] | None = None,
+    ) -> list[Decision]:
+        """The project's decisions in the order they were made, optionally only of some coders, or only on
+        some segments (project-wide decisions, merges and their undos, are always included)."""
+        query = select(DecisionRow).where(DecisionRow.project_id == project_id)
+        if coder_ids is not None:
+            query = query.where(DecisionRow.coder_id.in_(coder_ids))
+        if segment_ids is not None:
+            query = query.where(
+                or_(DecisionRow.segment_id.in_(segment_ids), DecisionRow.segment_id.is_(None))
+            )
+        with self._sessions() as session:
+            return [_decision(row) for row in session.scalars(query.order_by(DecisionRow.seq))]
+
+    def versions(self, coder_id: str, keys: Collection[str]) -> dict[str, int]:
+        """The coder's current review versions (0 for a review without decisions)."""
+        query = select(ReviewHeadRow.key, ReviewHeadRow.version).where(
+            ReviewHeadRow.coder_id == coder_id, ReviewHeadRow.key.in_(keys)
+        )
+        with self._sessions() as session:
+            found = {key: version for key, version in session.execute(query)}
+        return {key: found.get(key, 0) for key in keys}
+
+
+def _advance(session: Session, coder_id: str, key: str, expected: int | None) -> int:
+    """Move the review to its next version, if it is at ``expected`` (any version when ``None``).
+
+    One conditional UPDATE, so two requests racing on the same review cannot both win (SQLite serialises
+    writers; PostgreSQL re-checks the condition after the row lock is released)."""
+    condition = [ReviewHeadRow.coder_id == coder_id, ReviewHeadRow.key == key]
+    if expected is not None:
+        condition.append(ReviewHeadRow.version == expected)
+    updated = session.execute(
+        update(ReviewHeadRow)
+        .where(*condition)
+        .values(version=ReviewHeadRow.version + 1)
+        .returning(ReviewHeadRow.version)
+    ).scalar_one_or_none()
+    if updated is not None:
+        return int(updated)
+    current = session.scalar(
+        select(ReviewHeadRow.version).where(ReviewHeadRow.coder_id == coder_id, ReviewHeadRow.key == key)
+    )
+    if current is not None or expected not in (None, 0):
+        raise VersionConflict(key, expected or 0, current or 0)
+    try:
+        with session.begin_nested():
+            session.add(ReviewHeadRow(coder_id=coder_id, key=key, version=1))
+    except IntegrityError as error:  # another request created it first
+        raise VersionConflict(key, 0, 1) from error
+    return 1
+
+
+def _decision(row: DecisionRow) -> Decision:
+    return Decision.model_validate(row, from_attributes=True)

@@ -1,0 +1,640 @@
+"""The adjudication service: review views, decisions, undo, bulk acceptance, merges and progress.
+
+Every method takes the ``Access`` (project, user and role) the request was authenticated as; blind
+coding is applied here, so no route can show a coder another coder's decisions before they are revealed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from groundcode.domain import (
+    Access,
+    Code,
+    Codebook,
+    Decision,
+    DecisionKind,
+    Role,
+    Segment,
+    Source,
+    Stage,
+    Suggestion,
+    derived_id,
+)
+from groundcode.storage.accounts import AccountStore
+from groundcode.storage.decisions import DecisionStore
+from groundcode.storage.repository import NotFoundError, Repository
+from groundcode.storage.suggestions import SuggestionFilter, SuggestionStore
+from services.adjudication import state
+from services.adjudication.models import (
+    RTL_LANGUAGES,
+    AcceptRequest,
+    BulkAcceptRequest,
+    BulkItem,
+    BulkPreview,
+    BulkRequest,
+    CandidateView,
+    CodeCount,
+    CodeRequest,
+    CodingRow,
+    CodingView,
+    ContextSegment,
+    CreateCodeRequest,
+    DecideRequest,
+    DecisionResult,
+    EditRequest,
+    MergeRequest,
+    RejectRequest,
+    ReviewFilter,
+    SegmentView,
+    SkipRequest,
+    SourceProgress,
+    UndoResult,
+)
+
+CONTEXT_SEGMENTS = 2
+OPEN_CODES_CODEBOOK = "open codes"
+
+
+class AdjudicationError(ValueError):
+    """A decision that cannot be made as asked (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a decision changed: the decisions appended, the segment review's new version, and whether the
+    codebook changed (it is then indexed again)."""
+
+    result: DecisionResult
+    codebook_changed: Codebook | None = None
+
+
+class Adjudication:
+    def __init__(
+        self,
+        repository: Repository,
+        suggestions: SuggestionStore,
+        decisions: DecisionStore,
+        accounts: AccountStore,
+    ) -> None:
+        self._repository = repository
+        self._suggestions = suggestions
+        self._decisions = decisions
+        self._accounts = accounts
+
+    # Reading
+
+    def segment_view(
+        self, who: Access, where: ReviewFilter, segment_id: str | None = None
+    ) -> SegmentView | None:
+        """The segment to review (the next in the queue when none is named), or ``None`` when the queue is
+        empty."""
+        ordered, queue = self._queue(who, where)
+        if segment_id is None:
+            if not queue:
+                return None
+            segment_id = queue[0]
+        segment = self._repository.get_segment(segment_id)
+        source = self._source_of(who, segment)
+        decisions = self._visible_decisions(who, [segment.id])
+        mine = [d for d in state.effective(decisions) if d.coder_id == who.user.id]
+        codes = self._repository.code_index(who.project.id)
+        return SegmentView(
+            project=who.project.name,
+            segment_id=segment.id,
+            source_id=source.id,
+            source_name=source.name,
+            language=source.language,
+            direction="rtl" if (source.language or "").split("-")[0] in RTL_LANGUAGES else "ltr",
+            position=segment.position,
+            start=segment.start,
+            end=segment.end,
+            speaker=segment.speaker,
+            text=segment.text,
+            before=self._context(segment, -CONTEXT_SEGMENTS),
+            after=self._context(segment, CONTEXT_SEGMENTS),
+            candidates=self._candidates(segment, codes, mine, state.code_aliases(decisions)),
+            codings=self._coding_views(source, decisions, codes),
+            version=self._decisions.versions(who.user.id, [segment.id])[segment.id],
+            reviewed=segment.id in state.reviewed_segments(decisions, who.user.id),
+            skipped=segment.id in state.skipped_segments(decisions, who.user.id),
+            queue_index=queue.index(segment.id) + 1 if segment.id in queue else None,
+            queue_length=len(queue),
+            previous_segment_id=_neighbour(ordered, ordered, segment.id, -1),
+            next_segment_id=_neighbour(ordered, queue, segment.id, +1),
+        )
+
+    def progress(self, who: Access) -> list[SourceProgress]:
+        """Per source: segments with suggestions, and how many of them this member reviewed or skipped."""
+        matches = self._suggestions.matching(who.project.id, SuggestionFilter())
+        mine = self._decisions.list(who.project.id, coder_ids=[who.user.id])
+        reviewed = state.reviewed_segments(mine, who.user.id)
+        skipped = state.skipped_segments(mine, who.user.id)
+        by_source: dict[str, set[str]] = {}
+        for suggestion, source_id in matches:
+            by_source.setdefault(source_id, set()).add(suggestion.segment_id)
+        names = {source.id: source.name for source in self._repository.list_sources(who.project.id)}
+        return [
+            SourceProgress(
+                source_id=source_id,
+                source_name=names.get(source_id, source_id),
+                segments=len(segments),
+                reviewed=len(segments & reviewed),
+                skipped=len(segments & skipped),
+                remaining=len(segments - reviewed),
+            )
+            for source_id, segments in by_source.items()
+        ]
+
+    def code_counts(self, who: Access) -> list[CodeCount]:
+        """The codebook, with the accepted codings per code visible to this member and the suggestions."""
+        codebook = self._repository.latest_codebook(who.project.id)
+        codings = state.codings(self._visible_decisions(who))
+        accepted = Counter(coding.code_id for coding in codings)
+        suggested = Counter(
+            {c.code_id: c.count for c in self._suggestions.summary(who.project.id) if c.code_id is not None}
+        )
+        return [
+            CodeCount(
+                code_id=code.id,
+                name=code.name,
+                definition=code.definition,
+                parent_id=code.parent_id,
+                color=code.color,
+                codings=accepted[code.id],
+                suggestions=suggested[code.id],
+            )
+            for code in (codebook.codes if codebook else [])
+        ]
+
+    def coding_rows(self, who: Access) -> list[CodingRow]:
+        """Every coding visible to this member, in source order, for listing and export."""
+        decisions = self._visible_decisions(who)
+        snapshots = {d.id: d.suggestion for d in decisions}
+        codes = self._repository.code_index(who.project.id)
+        users = {user.id: user.username for user in self._accounts.list_users()}
+        sources = {source.id: source for source in self._repository.list_sources(who.project.id)}
+        found = sorted(
+            state.codings(decisions), key=lambda c: (sources[c.source_id].name, c.start, c.code_id)
+        )
+        segments = self._repository.get_segments(sorted({c.segment_id for c in found}))
+        return [
+            CodingRow(
+                source=sources[c.source_id].name,
+                speaker=segments[c.segment_id].speaker if c.segment_id in segments else None,
+                start=c.start,
+                end=c.end,
+                text=sources[c.source_id].text[c.start : c.end],
+                code=codes[c.code_id].name if c.code_id in codes else c.code_id,
+                code_id=c.code_id,
+                coder=users.get(c.coder_id, c.coder_id),
+                decided_at=c.decided_at,
+                suggestion_id=c.suggestion_id,
+                backend=_snapshot_text(snapshots.get(c.decision_id), "backend"),
+                model=_snapshot_text(snapshots.get(c.decision_id), "model"),
+            )
+            for c in found
+        ]
+
+    def bulk_preview(self, who: Access, request: BulkRequest) -> BulkPreview:
+        """The suggestions of one code at or above the confidence, on segments this coder has not reviewed:
+        exactly what ``bulk_accept`` would accept."""
+        code = self._code(who, request.code_id)
+        pending = self._bulk_candidates(who, request)
+        segments = self._repository.get_segments(sorted({s.segment_id for s, _ in pending}))
+        names = {source.id: source.name for source in self._repository.list_sources(who.project.id)}
+        return BulkPreview(
+            code_id=code.id,
+            code_name=code.name,
+            min_confidence=request.min_confidence,
+            items=[
+                BulkItem(
+                    suggestion_id=s.id,
+                    segment_id=s.segment_id,
+                    source_name=names.get(source_id, source_id),
+                    confidence=s.confidence,
+                    text=segments[s.segment_id].text,
+                )
+                for s, source_id in pending
+            ],
+        )
+
+    # Deciding
+
+    def decide(self, who: Access, request: DecideRequest) -> Outcome:
+        """Record one decision on one segment, if the review is still at the version the researcher saw."""
+        who.require(Role.OWNER, Role.CODER)
+        codebook = None
+        match request:
+            case AcceptRequest():
+                decisions = self._accept(who, request)
+            case RejectRequest():
+                suggestion, source_id = self._suggestion(who, request.suggestion_id)
+                decisions = [
+                    self._on_suggestion(
+                        who,
+                        suggestion,
+                        source_id,
+                        DecisionKind.REJECT,
+                        reason=request.reason,
+                        note=request.note,
+                    )
+                ]
+            case EditRequest():
+                suggestion, source_id = self._suggestion(who, request.suggestion_id)
+                code = self._code(who, request.code_id)
+                self._check_span(who, source_id, request.start, request.end)
+                decisions = [
+                    self._on_suggestion(
+                        who,
+                        suggestion,
+                        source_id,
+                        DecisionKind.EDIT,
+                        code_id=code.id,
+                        start=request.start,
+                        end=request.end,
+                    )
+                ]
+            case CreateCodeRequest():
+                decisions, codebook = self._create_code(who, request)
+            case CodeRequest():
+                segment, source = self._segment(who, request.segment_id)
+                code = self._code(who, request.code_id)
+                self._check_span(who, source.id, request.start, request.end)
+                decisions = [
+                    Decision(
+                        project_id=who.project.id,
+                        coder_id=who.user.id,
+                        kind=DecisionKind.CODE,
+                        segment_id=segment.id,
+                        source_id=source.id,
+                        code_id=code.id,
+                        start=request.start,
+                        end=request.end,
+                    )
+                ]
+            case SkipRequest():
+                segment, source = self._segment(who, request.segment_id)
+                decisions = [
+                    Decision(
+                        project_id=who.project.id,
+                        coder_id=who.user.id,
+                        kind=DecisionKind.SKIP,
+                        segment_id=segment.id,
+                        source_id=source.id,
+                    )
+                ]
+        versions = self._decisions.append(decisions, expected_version=request.version, follow_up=Stage.LEARN)
+        return Outcome(DecisionResult(decisions=decisions, version=max(versions.values())), codebook)
+
+    def bulk_accept(self, who: Access, request: BulkAcceptRequest) -> Outcome:
+        """Accept the previewed suggestions that still qualify (a suggestion whose segment was reviewed in
+        the meantime, or whose confidence changed, is left alone)."""
+        who.require(Role.OWNER, Role.CODER)
+        self._code(who, request.code_id)
+        wanted = set(request.suggestion_ids)
+        decisions = [
+            self._on_suggestion(who, suggestion, source_id, DecisionKind.ACCEPT, **self._span_of(suggestion))
+            for suggestion, source_id in self._bulk_candidates(who, request)
+            if suggestion.id in wanted
+        ]
+        if not decisions:
+            raise AdjudicationError("none of the previewed suggestions is still waiting for review")
+        self._decisions.append(decisions, follow_up=Stage.LEARN)
+        return Outcome(DecisionResult(decisions=decisions, version=0))
+
+    def merge(self, who: Access, request: MergeRequest) -> Outcome:
+        """Fold one code into another: the codebook loses the merged code (its sub-codes move under the kept
+        one) and every coding of it counts as the kept code. Undo restores it."""
+        who.require(Role.OWNER, Role.CODER)
+        if request.code_id == request.merged_code_id:
+            raise AdjudicationError("a code cannot be merged into itself")
+        codebook = self._codebook(who)
+        kept, merged = self._code(who, request.code_id), self._code(who, request.merged_code_id)
+        codes = [
+            code.model_copy(update={"parent_id": kept.id}) if code.parent_id == merged.id else code
+            for code in codebook.codes
+            if code.id != merged.id
+        ]
+        changed, _ = self._repository.save_codebook(who.project.id, codebook.name, codes)
+        decision = Decision(
+            project_id=who.project.id,
+            coder_id=who.user.id,
+            kind=DecisionKind.MERGE,
+            code_id=kept.id,
+            merged_code_id=merged.id,
+            codebook_id=codebook.id,
+            codebook_version=codebook.version,
+        )
+        versions = self._decisions.append([decision], follow_up=Stage.LEARN)
+        return Outcome(DecisionResult(decisions=[decision], version=max(versions.values())), changed)
+
+    def undo(self, who: Access) -> tuple[UndoResult, Codebook | None]:
+        """Cancel this coder's most recent decision that is still in force (exactly: the state becomes what
+        it was before it); a code it created or a merge it made is taken back out of the codebook."""
+        who.require(Role.OWNER, Role.CODER)
+        mine = self._decisions.list(who.project.id, coder_ids=[who.user.id])
+        target = state.last_undoable(mine, who.user.id)
+        if target is None:
+            return UndoResult(undone=None, undo=None, version=None), None
+        undo = Decision(
+            project_id=who.project.id,
+            coder_id=who.user.id,
+            kind=DecisionKind.UNDO,
+            undoes=target.id,
+            segment_id=target.segment_id,
+            source_id=target.source_id,
+        )
+        key = target.segment_id or "codebook"
+        seen = self._decisions.versions(who.user.id, [key])[key]
+        versions = self._decisions.append([undo], expected_version=seen, follow_up=Stage.LEARN)
+        codebook = self._take_back(who, target)
+        return UndoResult(undone=target, undo=undo, version=max(versions.values())), codebook
+
+    # Membership
+
+    def set_visibility(self, who: Access, *, blind: bool | None = None, revealed: bool | None = None) -> None:
+        who.require(Role.OWNER)
+        self._accounts.set_visibility(who.project.id, blind=blind, revealed=revealed)
+
+    # Helpers
+
+    def _queue(self, who: Access, where: ReviewFilter) -> tuple[list[str], list[str]]:
+        """``(every matching segment, the segments of the asked status)``, both in source order; skipped
+        segments come last in the to-do queue."""
+        matches = self._suggestions.matching(who.project.id, where)
+        ordered = list(dict.fromkeys(suggestion.segment_id for suggestion, _ in matches))
+        mine = self._decisions.list(who.project.id, coder_ids=[who.user.id])
+        reviewed = state.reviewed_segments(mine, who.user.id)
+        skipped = state.skipped_segments(mine, who.user.id)
+        match where.status:
+            case "todo":
+                queue = [s for s in ordered if s not in reviewed and s not in skipped]
+                queue += [s for s in ordered if s in skipped]
+            case "reviewed":
+                queue = [s for s in ordered if s in reviewed]
+            case "skipped":
+                queue = [s for s in ordered if s in skipped]
+            case "all":
+                queue = ordered
+        return ordered, queue
+
+    def _visible_decisions(self, who: Access, segment_ids: Sequence[str] | None = None) -> list[Decision]:
+        decisions = self._decisions.list(who.project.id, segment_ids=segment_ids)
+        return state.visible(
+            decisions, who.user.id, who.role, blind=who.project.blind, revealed=who.project.revealed
+        )
+
+    def _context(self, segment: Segment, offset: int) -> list[ContextSegment]:
+        first = max(0, segment.position + offset) if offset < 0 else segment.position + 1
+        count = segment.position - first if offset < 0 else offset
+        return [
+            ContextSegment(id=s.id, position=s.position, speaker=s.speaker, text=s.text)
+            for s in self._repository.list_segments(segment.source_id, offset=first, limit=count)
+        ]
+
+    def _candidates(
+        self, segment: Segment, codes: dict[str, Code], mine: Sequence[Decision], aliases: dict[str, str]
+    ) -> list[CandidateView]:
+        my_verdicts = {d.suggestion_id: d for d in mine if d.suggestion_id is not None}
+        suggestions = sorted(
+            self._suggestions.list_for_segment(segment.id),
+            key=lambda s: (s.mode != "deductive", -s.confidence),
+        )
+        views = []
+        for rank, suggestion in enumerate(suggestions, start=1):
+            code = codes.get(suggestion.code_id or "")
+            verdict = my_verdicts.get(suggestion.id)
+            views.append(
+                CandidateView(
+                    suggestion_id=suggestion.id,
+                    mode=suggestion.mode,
+                    rank=rank,
+                    code_id=suggestion.code_id,
+                    code_name=code.name if code else (suggestion.proposed_label or "?"),
+                    definition=code.definition if code else "",
+                    inclusion=code.inclusion if code else "",
+                    exclusion=code.exclusion if code else "",
+                    color=code.color if code else None,
+                    merged_into=aliases.get(suggestion.code_id or ""),
+                    confidence=suggestion.confidence,
+                    rationale=suggestion.rationale,
+                    quote_start=suggestion.quote_start,
+                    quote_end=suggestion.quote_end,
+                    quote_match=suggestion.quote_match,
+                    backend=suggestion.backend,
+                    model=suggestion.model,
+                    prompt_version=suggestion.prompt_version,
+                    weaker_than_llm=bool(suggestion.provenance.get("weaker_than_llm")),
+                    my_decision=verdict.kind if verdict else None,
+                    my_reason=verdict.reason if verdict else None,
+                )
+            )
+        return views
+
+    def _coding_views(
+        self, source: Source, decisions: Sequence[Decision], codes: dict[str, Code]
+    ) -> list[CodingView]:
+        users = {user.id: user.username for user in self._accounts.list_users()}
+        return [
+            CodingView(
+                coder=users.get(c.coder_id, c.coder_id),
+                code_id=c.code_id,
+                code_name=codes[c.code_id].name if c.code_id in codes else c.code_id,
+                start=c.start,
+                end=c.end,
+                text=source.text[c.start : c.end],
+                decision_id=c.decision_id,
+                suggestion_id=c.suggestion_id,
+                decided_at=c.decided_at,
+            )
+            for c in state.codings(decisions)
+        ]
+
+    def _accept(self, who: Access, request: AcceptRequest) -> list[Decision]:
+        adjusted = request.start is not None or request.end is not None
+        if adjusted and (len(request.suggestion_ids) != 1 or request.start is None or request.end is None):
+            raise AdjudicationError("an adjusted span (start and end) goes with exactly one suggestion")
+        found = [
+            self._suggestion(who, suggestion_id) for suggestion_id in dict.fromkeys(request.suggestion_ids)
+        ]
+        if len({suggestion.segment_id for suggestion, _ in found}) != 1:
+            raise AdjudicationError("accept several suggestions of one segment at a time")
+        decisions = []
+        for suggestion, source_id in found:
+            if suggestion.code_id is None:
+                raise AdjudicationError(
+                    f"{suggestion.proposed_label!r} is a proposed new code: create it as a code (create_code)"
+                )
+            span = self._span_of(suggestion)
+            if request.start is not None and request.end is not None:
+                self._check_span(who, source_id, request.start, request.end)
+                span = {"start": request.start, "end": request.end}
+            decisions.append(self._on_suggestion(who, suggestion, source_id, DecisionKind.ACCEPT, **span))
+        return decisions
+
+    def _create_code(self, who: Access, request: CreateCodeRequest) -> tuple[list[Decision], Codebook]:
+        suggestion, source_id = self._suggestion(who, request.suggestion_id)
+        if suggestion.proposed_label is None:
+            raise AdjudicationError(
+                "only a proposed new code (inductive suggestion) can be created as a code"
+            )
+        codebook = self._repository.latest_codebook(who.project.id)
+        codes = list(codebook.codes) if codebook else []
+        name = request.name.strip()
+        clash = next((c for c in codes if c.name.casefold() == name.casefold()), None)
+        if clash is not None:
+            raise AdjudicationError(f"the codebook already has a code {clash.name!r}: choose it with edit")
+        if request.parent_id is not None and all(c.id != request.parent_id for c in codes):
+            raise AdjudicationError(f"no code with id {request.parent_id!r} to nest the new code under")
+        code = Code(
+            id=derived_id("code", who.project.id, name.casefold()),
+            name=name,
+            definition=request.definition.strip(),
+            examples=[suggestion.proposed_label] if suggestion.proposed_label != name else [],
+            parent_id=request.parent_id,
+        )
+        saved, _ = self._repository.save_codebook(
+            who.project.id, codebook.name if codebook else OPEN_CODES_CODEBOOK, [*codes, code]
+        )
+        decision = self._on_suggestion(
+            who,
+            suggestion,
+            source_id,
+            DecisionKind.CREATE_CODE,
+            code_id=code.id,
+            **self._span_of(suggestion),
+            codebook_id=saved.id,
+            codebook_version=saved.version,
+        )
+        return [decision], saved
+
+    def _take_back(self, who: Access, undone: Decision) -> Codebook | None:
+        """Undo's codebook side: remove a code the undone decision created (unless coded since), or put a
+        merged code back."""
+        codebook = self._repository.latest_codebook(who.project.id)
+        if codebook is None:
+            return None
+        if undone.kind == DecisionKind.CREATE_CODE:
+            still_used = any(
+                c.code_id == undone.code_id for c in state.codings(self._decisions.list(who.project.id))
+            )
+            if still_used:
+                return None
+            codes = [code for code in codebook.codes if code.id != undone.code_id]
+        elif undone.kind == DecisionKind.MERGE and undone.codebook_id is not None:
+            before = self._repository.get_codebook(undone.codebook_id)
+            restored = [code for code in before.codes if code.id == undone.merged_code_id]
+            present = {code.id for code in codebook.codes}
+            codes = [*codebook.codes, *(code for code in restored if code.id not in present)]
+        else:
+            return None
+        saved, changed = self._repository.save_codebook(who.project.id, codebook.name, codes)
+        return saved if changed else None
+
+    def _on_suggestion(
+        self,
+        who: Access,
+        suggestion: Suggestion,
+        source_id: str,
+        kind: DecisionKind,
+        **values: object,
+    ) -> Decision:
+        """A decision on a suggestion, carrying a snapshot of it (the suggestion itself may be replaced by a
+        later suggestion run; the decision keeps what was decided on)."""
+        return Decision.model_validate(
+            {
+                "project_id": who.project.id,
+                "coder_id": who.user.id,
+                "kind": kind,
+                "segment_id": suggestion.segment_id,
+                "source_id": source_id,
+                "suggestion_id": suggestion.id,
+                "code_id": suggestion.code_id,
+                "suggestion": suggestion.model_dump(mode="json"),
+                "codebook_id": suggestion.codebook_id,
+                "codebook_version": suggestion.codebook_version,
+                **values,
+            }
+        )
+
+    def _span_of(self, suggestion: Suggestion) -> dict[str, int]:
+        """What accepting a suggestion codes: its located quote, else its whole segment."""
+        if suggestion.quote_start is not None and suggestion.quote_end is not None:
+            return {"start": suggestion.quote_start, "end": suggestion.quote_end}
+        segment = self._repository.get_segment(suggestion.segment_id)
+        return {"start": segment.start, "end": segment.end}
+
+    def _suggestion(self, who: Access, suggestion_id: str) -> tuple[Suggestion, str]:
+        suggestion = self._suggestions.get(suggestion_id)
+        if suggestion is None:
+            raise NotFoundError(f"no suggestion with id {suggestion_id!r}")
+        _, source = self._segment(who, suggestion.segment_id)
+        return suggestion, source.id
+
+    def _segment(self, who: Access, segment_id: str) -> tuple[Segment, Source]:
+        segment = self._repository.get_segment(segment_id)
+        return segment, self._source_of(who, segment)
+
+    def _source_of(self, who: Access, segment: Segment) -> Source:
+        source = self._repository.get_source(segment.source_id)
+        if source.project_id != who.project.id:
+            # The same answer as for an unknown id: another project's ids are not confirmed to exist.
+            raise NotFoundError(f"no segment with id {segment.id!r}")
+        return source
+
+    def _check_span(self, who: Access, source_id: str, start: int, end: int) -> None:
+        length = len(self._repository.get_source(source_id).text)
+        if not 0 <= start < end <= length:
+            raise AdjudicationError(f"span {start}-{end} is not a non-empty span of the source (0-{length})")
+
+    def _codebook(self, who: Access) -> Codebook:
+        codebook = self._repository.latest_codebook(who.project.id)
+        if codebook is None:
+            raise AdjudicationError("the project has no codebook yet")
+        return codebook
+
+    def _code(self, who: Access, code_id: str) -> Code:
+        """A code of the project's current codebook (a merged-away code is no longer one)."""
+        for code in self._codebook(who).codes:
+            if code.id == code_id:
+                return code
+        raise AdjudicationError(f"the codebook has no code with id {code_id!r}")
+
+    def _bulk_candidates(self, who: Access, request: BulkRequest) -> list[tuple[Suggestion, str]]:
+        where = SuggestionFilter(
+            code_id=request.code_id,
+            min_confidence=request.min_confidence,
+            source_id=request.source_id,
+            mode="deductive",
+        )
+        mine = self._decisions.list(who.project.id, coder_ids=[who.user.id])
+        reviewed = state.reviewed_segments(mine, who.user.id)
+        return [
+            (s, source_id)
+            for s, source_id in self._suggestions.matching(who.project.id, where)
+            if s.segment_id not in reviewed
+        ]
+
+
+def _neighbour(ordered: Sequence[str], pool: Sequence[str], current: str, step: int) -> str | None:
+    """The nearest segment of ``pool`` before (step -1) or after (+1) ``current`` in ``ordered``; after the
+    last one the queue starts again from its beginning."""
+    if current not in ordered:
+        return pool[0] if pool and step > 0 else None
+    index = ordered.index(current)
+    members = set(pool)
+    walk = ordered[index + 1 :] if step > 0 else reversed(ordered[:index])
+    for candidate in walk:
+        if candidate in members and candidate != current:
+            return candidate
+    if step > 0:
+        return next((s for s in pool if s != current), None)
+    return None
+
+
+def _snapshot_text(snapshot: dict[str, object] | None, key: str) -> str | None:
+    value = (snapshot or {}).get(key)
+    return str(value) if value else None

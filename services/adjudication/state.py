@@ -1,0 +1,128 @@
+"""The coding state, derived from the append-only decisions. Pure functions, no I/O.
+
+Decisions are never changed: an undo is one more decision, and a later decision of the same coder on the
+same target (a suggestion, a hand-made coding, a skip, a merge) replaces the earlier one. So the state at
+any moment is a fold over the decisions in order, and undoing a decision restores exactly what was before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from groundcode.domain import Coding, Decision, DecisionKind, Role
+
+CODING_KINDS = frozenset(
+    {DecisionKind.ACCEPT, DecisionKind.EDIT, DecisionKind.CREATE_CODE, DecisionKind.CODE}
+)
+REVIEW_KINDS = CODING_KINDS | {DecisionKind.REJECT}
+"""Decisions that count a segment as reviewed by their coder."""
+
+
+def undone_ids(decisions: Iterable[Decision]) -> set[str]:
+    """Ids of the decisions cancelled by an undo (an undo itself is never undone: undo the next one)."""
+    return {d.undoes for d in decisions if d.kind == DecisionKind.UNDO and d.undoes is not None}
+
+
+def effective(decisions: Sequence[Decision]) -> list[Decision]:
+    """The decisions in force, in order: not undone, and the latest of each coder on each target."""
+    undone = undone_ids(decisions)
+    latest: dict[tuple[str, str], Decision] = {}
+    for decision in decisions:
+        if decision.kind == DecisionKind.UNDO or decision.id in undone:
+            continue
+        key = (decision.coder_id, decision.target)
+        latest.pop(key, None)  # re-insert so that dict order follows the latest decision
+        latest[key] = decision
+    return list(latest.values())
+
+
+def code_aliases(decisions: Sequence[Decision]) -> dict[str, str]:
+    """Merged code -> the code it now counts as (followed through chains of merges)."""
+    merged_into = {
+        d.merged_code_id: d.code_id
+        for d in effective(decisions)
+        if d.kind == DecisionKind.MERGE and d.merged_code_id is not None and d.code_id is not None
+    }
+    aliases = {}
+    for start in merged_into:
+        seen = {start}
+        target = merged_into[start]
+        while target in merged_into and target not in seen:
+            seen.add(target)
+            target = merged_into[target]
+        aliases[start] = target
+    return aliases
+
+
+def codings(decisions: Sequence[Decision]) -> list[Coding]:
+    """The current codings: what accepted, edited, created and hand-made decisions in force say, with merged
+    codes counted as the code they were merged into. One coding per coder, segment, code and span."""
+    aliases = code_aliases(decisions)
+    found: dict[tuple[str, str, str, int, int], Coding] = {}
+    for decision in effective(decisions):
+        if decision.kind not in CODING_KINDS:
+            continue
+        assert decision.code_id and decision.segment_id and decision.source_id  # checked by Decision
+        assert decision.start is not None and decision.end is not None
+        code_id = aliases.get(decision.code_id, decision.code_id)
+        key = (decision.coder_id, decision.segment_id, code_id, decision.start, decision.end)
+        found.setdefault(
+            key,
+            Coding(
+                coder_id=decision.coder_id,
+                source_id=decision.source_id,
+                segment_id=decision.segment_id,
+                code_id=code_id,
+                start=decision.start,
+                end=decision.end,
+                decision_id=decision.id,
+                suggestion_id=decision.suggestion_id,
+                decided_at=decision.decided_at,
+            ),
+        )
+    return list(found.values())
+
+
+def reviewed_segments(decisions: Sequence[Decision], coder_id: str) -> set[str]:
+    """Segments on which the coder has a decision in force that codes or rejects."""
+    return {
+        d.segment_id
+        for d in effective(decisions)
+        if d.coder_id == coder_id and d.kind in REVIEW_KINDS and d.segment_id is not None
+    }
+
+
+def skipped_segments(decisions: Sequence[Decision], coder_id: str) -> set[str]:
+    """Segments the coder put aside (and has not reviewed since)."""
+    skipped = {
+        d.segment_id
+        for d in effective(decisions)
+        if d.coder_id == coder_id and d.kind == DecisionKind.SKIP and d.segment_id is not None
+    }
+    return skipped - reviewed_segments(decisions, coder_id)
+
+
+def last_undoable(decisions: Sequence[Decision], coder_id: str) -> Decision | None:
+    """The coder's most recent decision that is not an undo and not undone yet (what ``undo`` cancels)."""
+    undone = undone_ids(decisions)
+    for decision in reversed(decisions):
+        if decision.coder_id == coder_id and decision.kind != DecisionKind.UNDO and decision.id not in undone:
+            return decision
+    return None
+
+
+def can_see_others(role: Role, *, blind: bool, revealed: bool) -> bool:
+    """Blind coding: coders and viewers see only their own decisions until an owner reveals them all."""
+    return role == Role.OWNER or not blind or revealed
+
+
+def visible(
+    decisions: Sequence[Decision], viewer_id: str, role: Role, *, blind: bool, revealed: bool
+) -> list[Decision]:
+    """The decisions this member may see (merges change the shared codebook, so everyone sees them)."""
+    if can_see_others(role, blind=blind, revealed=revealed):
+        return list(decisions)
+    merges = {d.id for d in decisions if d.kind == DecisionKind.MERGE}
+    return [
+        d for d in decisions if d.coder_id == viewer_id or d.kind == DecisionKind.MERGE or d.undoes in merges
+    ]

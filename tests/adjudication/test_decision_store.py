@@ -1,0 +1,90 @@
+"""The decision store on SQLite and PostgreSQL: append-only, optimistic versions, races settled."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import Engine
+
+from groundcode.domain import Decision, DecisionKind, Stage
+from groundcode.storage.accounts import AccountStore
+from groundcode.storage.database import session_factory
+from groundcode.storage.decisions import DecisionStore, VersionConflict
+from groundcode.storage.repository import Repository
+from groundcode.storage.work_items import WorkItemStore
+
+
+@pytest.fixture
+def stores(engine: Engine) -> tuple[DecisionStore, str, list[str]]:
+    sessions = session_factory(engine)
+    project = Repository(sessions).ensure_project("study")
+    accounts = AccountStore(sessions)
+    coders = [accounts.add_user(name).id for name in ("ana", "ben")]
+    return DecisionStore(sessions), project.id, coders
+
+
+def skip(project_id: str, coder_id: str, segment_id: str = "seg") -> Decision:
+    return Decision(project_id=project_id, coder_id=coder_id, kind=DecisionKind.SKIP, segment_id=segment_id)
+
+
+def test_versions_advance_and_a_stale_decision_is_refused(
+    stores: tuple[DecisionStore, str, list[str]],
+) -> None:
+    store, project_id, (ana, _) = stores
+    assert store.append([skip(project_id, ana)], expected_version=0) == {"seg": 1}
+    assert store.append([skip(project_id, ana)], expected_version=1) == {"seg": 2}
+    with pytest.raises(VersionConflict, match="version 2, you had 1"):
+        store.append([skip(project_id, ana)], expected_version=1)
+    assert len(store.list(project_id)) == 2  # the refused decision left nothing behind
+
+
+def test_racing_decisions_of_one_coder_on_one_version_let_exactly_one_win(
+    stores: tuple[DecisionStore, str, list[str]],
+) -> None:
+    store, project_id, (ana, _) = stores
+    store.append([skip(project_id, ana)], expected_version=0)
+
+    def attempt(_: int) -> str:
+        try:
+            store.append([skip(project_id, ana)], expected_version=1)
+            return "won"
+        except VersionConflict:
+            return "refused"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(attempt, range(8)))
+    assert sorted(outcomes) == ["refused"] * 7 + ["won"]
+    assert len(store.list(project_id)) == 2
+    assert store.versions(ana, ["seg"]) == {"seg": 2}
+
+
+def test_two_coders_deciding_at_once_both_keep_their_decision(
+    stores: tuple[DecisionStore, str, list[str]],
+) -> None:
+    store, project_id, coders = stores
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda coder: store.append([skip(project_id, coder)], expected_version=0), coders))
+    assert sorted(d.coder_id for d in store.list(project_id)) == sorted(coders)
+    assert store.versions(coders[0], ["seg"]) == store.versions(coders[1], ["seg"]) == {"seg": 1}
+
+
+def test_the_learn_work_item_is_stored_with_the_decision(
+    engine: Engine, stores: tuple[DecisionStore, str, list[str]]
+) -> None:
+    store, project_id, (ana, _) = stores
+    decision = skip(project_id, ana)
+    store.append([decision], follow_up=Stage.LEARN)
+    items = WorkItemStore(session_factory(engine)).find(Stage.LEARN, [decision.id])
+    assert [item.subject_id for item in items] == [decision.id]
+
+
+def test_project_wide_decisions_come_with_any_segment_filter(
+    stores: tuple[DecisionStore, str, list[str]],
+) -> None:
+    store, project_id, (ana, _) = stores
+    merge = Decision(
+        project_id=project_id, coder_id=ana, kind=DecisionKind.MERGE, code_id="b", merged_code_id="a"
+    )
+    store.append([skip(project_id, ana, "one"), skip(project_id, ana, "two"), merge])
+    assert [d.segment_id for d in store.list(project_id, segment_ids=["two"])] == ["two", None]
