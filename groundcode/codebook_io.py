@@ -1,9 +1,11 @@
-"""Reading codebooks from YAML, JSON and CSV files into domain ``Code`` lists (pure: text in, codes out).
+"""Codebooks from YAML, JSON, CSV and REFI-QDA (.qdc) files into domain ``Code`` lists, and back out as
+YAML (pure: text in, codes out; codes in, text out).
 
 YAML/JSON: either a list of codes or a mapping with ``codes:``; each code has ``name`` and optional
 ``definition``, ``inclusion``, ``exclusion``, ``examples`` (list), ``color``, ``id``, and either nested
 ``children:`` or a ``parent:`` naming another code. CSV: a header row with ``name`` and any of the same
-columns; ``examples`` separated by ``|``; ``parent`` names another code.
+columns; ``examples`` separated by ``|``; ``parent`` names another code. REFI-QDA: nested codes become
+``parent_id``, the Description the ``definition``, the colour ``color``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import PurePath
 from typing import Any
 
@@ -19,8 +21,11 @@ import yaml
 from pydantic import ValidationError
 
 from groundcode.domain import Code, derived_id
+from groundcode.interchange.codebook import codes_from_qdc
+from groundcode.interchange.errors import InterchangeError
+from groundcode.interchange.refiqda import read_codebook
 
-CODEBOOK_SUFFIXES = (".yaml", ".yml", ".json", ".csv")
+CODEBOOK_SUFFIXES = (".yaml", ".yml", ".json", ".csv", ".qdc")
 _TEXT_FIELDS = ("definition", "inclusion", "exclusion")
 
 
@@ -44,11 +49,47 @@ def parse_codebook(filename: str, text: str, *, namespace: str) -> list[Code]:
         raise CodebookFormatError(
             filename, f"unsupported codebook type {suffix or '(none)'!r}; use {', '.join(CODEBOOK_SUFFIXES)}"
         )
-    entries = _csv_entries(filename, text) if suffix == ".csv" else _tree_entries(filename, text, suffix)
-    codes = _build_codes(filename, entries, namespace)
+    if suffix == ".qdc":
+        codes = _qdc_codes(filename, text, namespace)
+    else:
+        entries = _csv_entries(filename, text) if suffix == ".csv" else _tree_entries(filename, text, suffix)
+        codes = _build_codes(filename, entries, namespace)
     if not codes:
         raise CodebookFormatError(filename, "the codebook has no codes")
     return codes
+
+
+def format_codebook_yaml(name: str, codes: Sequence[Code]) -> str:
+    """The codebook as YAML that ``parse_codebook`` reads back: nested ``children``, empty fields left out.
+
+    Ids are not written: importing the file into a project derives them from that project and the names.
+    """
+
+    def tree(parent_id: str | None) -> list[dict[str, Any]]:
+        return [_yaml_entry(code, tree(code.id)) for code in codes if code.parent_id == parent_id]
+
+    document = {"name": name, "codes": tree(None)}
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=1_000_000)
+
+
+def _yaml_entry(code: Code, children: list[dict[str, Any]]) -> dict[str, Any]:
+    entry = {
+        "name": code.name,
+        **{field: getattr(code, field) for field in _TEXT_FIELDS},
+        "examples": code.examples,
+        "color": code.color,
+        "children": children,
+    }
+    return {key: value for key, value in entry.items() if value}
+
+
+def _qdc_codes(filename: str, text: str, namespace: str) -> list[Code]:
+    try:
+        return codes_from_qdc(read_codebook(text, filename), namespace)
+    except InterchangeError as error:
+        raise CodebookFormatError(filename, error.problem) from error
+    except ValidationError as error:
+        raise CodebookFormatError(filename, f"a code is not valid: {error.errors()[0]['msg']}") from error
 
 
 def _tree_entries(filename: str, text: str, suffix: str) -> list[dict[str, Any]]:

@@ -1,0 +1,6 @@
+"""REFI-QDA interchange: codebooks (.qdc) and projects (.qde, .qdpx) in and out of groundcode.
+
+``refiqda`` holds the database-independent models and the readers and writers, ``validate`` checks XML
+against the bundled XSDs, ``safe_input`` refuses hostile XML and archives, ``codebook`` maps REFI-QDA codes
+to groundcode codes and back, and ``cli`` is the ``groundcode codebook`` command group.
+"""

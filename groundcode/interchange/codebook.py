@@ -1,0 +1,72 @@
+"""REFI-QDA codes <-> groundcode codes (pure).
+
+A REFI-QDA code has a name, a Description, a colour and child codes; a groundcode ``Code`` also has
+inclusion and exclusion criteria and examples, which no REFI-QDA element carries. So: hierarchy <->
+``parent_id``, Description <-> ``definition``, colour <-> ``color``; ``qdc_losses`` says what an export drops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from groundcode.domain import Code, derived_id
+from groundcode.interchange.refiqda import QdaCode, QdaCodebook, interchange_guid, is_rgb_color, walk_codes
+
+
+def codes_from_qdc(codebook: QdaCodebook, namespace: str) -> list[Code]:
+    """The codebook's codes, parents before children.
+
+    Ids derive from ``namespace`` (the project) and each code's GUID: names may repeat under different
+    parents in REFI-QDA (NVivo does this), GUIDs may not.
+    """
+
+    def code_id(code: QdaCode) -> str:
+        return derived_id("qdc-code", namespace, code.guid)
+
+    return [
+        Code(
+            id=code_id(code),
+            name=code.name.strip(),
+            definition=(code.description or "").strip(),
+            color=code.color,
+            parent_id=code_id(parent) if parent else None,
+        )
+        for code, parent in walk_codes(codebook.codes)
+    ]
+
+
+def qdc_from_codes(codes: Sequence[Code], origin: str) -> QdaCodebook:
+    """The REFI-QDA codebook of ``codes`` (a consistent hierarchy, as in a ``Codebook``)."""
+
+    def tree(parent_id: str | None) -> list[QdaCode]:
+        return [
+            QdaCode(
+                guid=interchange_guid("code", code.id),
+                name=code.name,
+                description=code.definition or None,
+                color=code.color if code.color and is_rgb_color(code.color) else None,
+                children=tree(code.id),
+            )
+            for code in codes
+            if code.parent_id == parent_id
+        ]
+
+    return QdaCodebook(origin=origin, codes=tree(None))
+
+
+def qdc_losses(codes: Sequence[Code]) -> list[str]:
+    """What a REFI-QDA export of ``codes`` leaves out, one sentence each (empty when nothing is lost)."""
+    losses = []
+    criteria = [code.name for code in codes if code.inclusion or code.exclusion or code.examples]
+    if criteria:
+        losses.append(
+            f"{len(criteria)} code(s) have inclusion/exclusion criteria or examples, which REFI-QDA "
+            f"codebooks cannot carry; only the definition is exported (as the Description): "
+            f"{', '.join(criteria)}"
+        )
+    losses.extend(
+        f"code {code.name!r}: colour {code.color!r} is not #RGB or #RRGGBB and is left out"
+        for code in codes
+        if code.color and not is_rgb_color(code.color)
+    )
+    return losses
