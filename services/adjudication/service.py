@@ -260,32 +260,19 @@ class Adjudication:
             case CreateCodeRequest():
                 decisions, codebook = self._create_code(who, request)
             case CodeRequest():
-                segment, source = self._segment(who, request.segment_id)
                 code = self._code(who, request.code_id)
-                self._check_span(who, source.id, request.start, request.end)
-                decisions = [
-                    Decision(
-                        project_id=who.project.id,
-                        coder_id=who.user.id,
-                        kind=DecisionKind.CODE,
-                        segment_id=segment.id,
-                        source_id=source.id,
-                        code_id=code.id,
-                        start=request.start,
-                        end=request.end,
-                    )
-                ]
+                decision = self._on_segment(
+                    who,
+                    request.segment_id,
+                    DecisionKind.CODE,
+                    code_id=code.id,
+                    start=request.start,
+                    end=request.end,
+                )
+                self._check_span(who, decision.source_id or "", request.start, request.end)
+                decisions = [decision]
             case SkipRequest():
-                segment, source = self._segment(who, request.segment_id)
-                decisions = [
-                    Decision(
-                        project_id=who.project.id,
-                        coder_id=who.user.id,
-                        kind=DecisionKind.SKIP,
-                        segment_id=segment.id,
-                        source_id=source.id,
-                    )
-                ]
+                decisions = [self._on_segment(who, request.segment_id, DecisionKind.SKIP)]
         versions = self._decisions.append(decisions, expected_version=request.version, follow_up=Stage.LEARN)
         return Outcome(DecisionResult(decisions=decisions, version=max(versions.values())), codebook)
 
@@ -533,6 +520,20 @@ class Adjudication:
             return None
         saved, changed = self._repository.save_codebook(who.project.id, codebook.name, codes)
         return saved if changed else None
+
+    def _on_segment(self, who: Access, segment_id: str, kind: DecisionKind, **values: object) -> Decision:
+        """A decision on a segment of the project without a suggestion (coding by hand, skipping)."""
+        segment, source = self._segment(who, segment_id)
+        return Decision.model_validate(
+            {
+                "project_id": who.project.id,
+                "coder_id": who.user.id,
+                "kind": kind,
+                "segment_id": segment.id,
+                "source_id": source.id,
+                **values,
+            }
+        )
 
     def _on_suggestion(
         self,
