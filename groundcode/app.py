@@ -93,6 +93,7 @@ class Groundcode:
             batch_size=settings.llm_batch_size,
             json_mode=settings.llm_json_mode,
             concurrency=settings.llm_concurrency,
+            timeout_seconds=settings.llm_timeout_seconds,
             allow_remote=settings.llm_allow_remote,
         )
         # Text only leaves the machine with consent (allow_remote), and then always redacted.
@@ -103,7 +104,11 @@ class Groundcode:
         """The configured backend for a project; the offline one learns from the project's decisions."""
         if self.settings.suggestion_backend == "llm":
             return self.llm_backend
-        return OfflineBackend(self.embedder, learn_from_decisions(self.decision_history.examples(project_id)))
+        learnt = learn_from_decisions(
+            self.decision_history.examples(project_id),
+            min_calibration=self.settings.suggestion_calibration_min_decisions,
+        )
+        return OfflineBackend(self.embedder, learnt)
 
     def handlers(self) -> dict[Stage, StageHandler]:
         """The handler of every pipeline stage, bound to this process's adapters."""

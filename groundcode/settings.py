@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     suggestion_candidates: int = Field(default=10, ge=1, description="Codebook candidates per segment.")
     suggestion_exemplars: int = Field(default=5, ge=0, description="Similar coded segments per segment.")
     suggestion_batch_size: int = Field(default=64, ge=1, description="Segments retrieved and stored at once.")
+    suggestion_calibration_min_decisions: int = Field(
+        default=30,
+        ge=2,
+        description="Decisions on suggestions (both accepted and rejected ones) before offline confidences "
+        "are calibrated on them.",
+    )
     llm_model: str | None = Field(
         default=None, description="litellm chat model for suggestions, e.g. 'openai/qwen2.5-7b-instruct'."
     )
@@ -80,6 +86,12 @@ class Settings(BaseSettings):
     llm_batch_size: int = Field(default=1, ge=1, description="Segments per LLM call.")
     llm_json_mode: Literal["json_schema", "json_object"] = "json_schema"
     llm_concurrency: int = Field(default=4, ge=1, description="LLM calls in flight.")
+    llm_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Per call, including time queued at the server: raise it for CPU inference (a llama.cpp "
+        "server answers one call at a time, so with concurrency 4 the last waits for three others).",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

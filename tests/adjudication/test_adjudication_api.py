@@ -344,3 +344,41 @@ def test_decisions_feed_back_into_exemplars_and_the_next_suggestions(team: Team)
     )
     budget = [s for s in after if s["code_id"] == codes["Budget constraints"]]
     assert budget and max(s["provenance"]["knn_share"] for s in budget) > 0.5
+
+
+@pytest.fixture
+def calibrate_after_ten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The small study has fewer suggestions than the default 30 decisions calibration waits for."""
+    monkeypatch.setenv("GROUNDCODE_SUGGESTION_CALIBRATION_MIN_DECISIONS", "10")
+
+
+def test_accepted_and_rejected_suggestions_calibrate_the_offline_backend(
+    calibrate_after_ten: None, team: Team
+) -> None:
+    """Decide on every deductive suggestion (the first accepted, the others rejected), suggest again: the
+    offline backend's confidences are now calibrated on those decisions."""
+    decided = 0
+    view: Json | None = next_segment(team.owner)
+    while view is not None:
+        candidates = deductive(view)
+        if candidates:
+            accept = {"action": "accept", "suggestion_ids": [candidates[0]["suggestion_id"]], "version": 0}
+            version = decide(team.owner, accept).json()["version"]
+            for other in candidates[1:]:
+                body = {"action": "reject", "suggestion_id": other["suggestion_id"], "reason": "wrong_code"}
+                version = decide(team.owner, {**body, "version": version}).json()["version"]
+            decided += len(candidates)
+        else:
+            decide(team.owner, {"action": "skip", "segment_id": view["segment_id"], "version": 0})
+        view = next_segment(team.owner, status="todo")
+        if view is not None and view["skipped"]:
+            break
+    assert decided >= 10
+    assert team.owner.post("/projects/study/suggest", json={"sources": ["en.txt"]}).status_code == 202
+    poll_until(
+        lambda: team.owner.get("/projects/study/sources/en.txt/suggestions").json(),
+        lambda found: found and all(s["provenance"]["calibrated"] for s in found if s["mode"] == "deductive"),
+        "suggestions were not calibrated on the decisions",
+    )
+    found = team.owner.get("/projects/study/sources/en.txt/suggestions").json()
+    assert {s["provenance"]["decisions"] for s in found if s["mode"] == "deductive"} == {decided}
