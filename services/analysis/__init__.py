@@ -1,0 +1,1 @@
+"""Analysis across a project: saturation curves, axial-coding proposals, exports."""

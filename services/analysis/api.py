@@ -1,0 +1,99 @@
+"""HTTP routes of the analysis service: saturation curves (JSON, PNG) and axial-coding proposals.
+
+Any member may read the curves and proposals (as blind coding lets them see the decisions); applying a
+grouping changes the codebook, so it is for owners and coders, and the new version is indexed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import Response
+
+from groundcode.auth import ProjectCoder, ProjectReader
+from groundcode.domain import Codebook, Stage
+from groundcode.http import GroundcodeDep, WorkDep
+from services.analysis.axial import AxialApplyRequest, AxialOptions, AxialProposal, GroupingError, Linkage
+from services.analysis.plots import saturation_png
+from services.analysis.saturation import (
+    ModeChoice,
+    Order,
+    SaturationReport,
+    SaturationRule,
+    SuggestionSelection,
+)
+from services.analysis.service import analysis_of
+
+router = APIRouter(tags=["analysis"])
+
+
+def saturation_query(
+    who: ProjectReader,
+    groundcode: GroundcodeDep,
+    order: Order = "name",
+    window: Annotated[int, Query(ge=1, description="k: consecutive interviews that confirm.")] = 3,
+    max_new: Annotated[int, Query(ge=0, description="m: new codes they may add together.")] = 0,
+    top: Annotated[int, Query(ge=1, description="Suggestions per segment and mode that count.")] = 1,
+    min_confidence: Annotated[float, Query(ge=0.0, le=1.0)] = 0.5,
+    mode: ModeChoice = "deductive",
+) -> SaturationReport:
+    return analysis_of(groundcode).saturation(
+        who,
+        order,
+        SaturationRule(window=window, max_new=max_new),
+        SuggestionSelection(top=top, min_confidence=min_confidence, mode=mode),
+    )
+
+
+@router.get("/projects/{project}/saturation")
+async def saturation(report: Annotated[SaturationReport, Depends(saturation_query)]) -> SaturationReport:
+    """New and cumulative distinct codes per interview, from the codings in force and from suggestions, and
+    where each curve flattens: the first interview after which ``window`` consecutive coded interviews add
+    at most ``max_new`` new codes together."""
+    return report
+
+
+@router.get("/projects/{project}/saturation.png", response_class=Response)
+async def saturation_plot(report: Annotated[SaturationReport, Depends(saturation_query)]) -> Response:
+    """The saturation curves as a PNG image (same parameters as ``/saturation``)."""
+    return Response(await asyncio.to_thread(saturation_png, report), media_type="image/png")
+
+
+@router.get("/projects/{project}/axial/proposal")
+async def axial_proposal(
+    who: ProjectReader,
+    groundcode: GroundcodeDep,
+    groups: Annotated[int | None, Query(ge=1)] = None,
+    distance_threshold: Annotated[float | None, Query(gt=0.0)] = None,
+    embedding_weight: Annotated[float, Query(ge=0.0, le=1.0)] = 0.5,
+    linkage: Linkage = "ward",
+) -> AxialProposal:
+    """A proposed grouping of the accepted open codes into categories, by meaning and co-occurrence, each
+    named after its most representative code. Nothing changes until you apply it."""
+    try:
+        options = AxialOptions(
+            groups=groups,
+            distance_threshold=distance_threshold,
+            embedding_weight=embedding_weight,
+            linkage=linkage,
+        )
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    return await asyncio.to_thread(analysis_of(groundcode).axial_proposal, who, options)
+
+
+@router.post("/projects/{project}/axial/apply")
+async def axial_apply(
+    request: AxialApplyRequest, who: ProjectCoder, groundcode: GroundcodeDep, work: WorkDep
+) -> Codebook:
+    """Apply the groups you accepted (renamed, codes moved as you like): a new codebook version where each
+    group's code is the parent of its codes. 409 if the codebook changed since ``codebook_version``."""
+    try:
+        codebook, changed = await asyncio.to_thread(analysis_of(groundcode).apply_axial, who, request)
+    except GroupingError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from error
+    if changed:
+        await work.runner.submit(Stage.INDEX_CODEBOOK, codebook.id)
+    return codebook
