@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Sequence
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
@@ -40,6 +41,7 @@ from services.adjudication.models import (
     SourceProgress,
     UndoResult,
 )
+from services.adjudication.pages import page_router
 from services.adjudication.service import Outcome
 
 router = APIRouter(tags=["adjudication"])
@@ -91,7 +93,8 @@ def login(
     """The review page's login form: sets the session cookie and goes on to the page."""
     user = groundcode.accounts.check_password(username, password)
     if user is None:
-        return RedirectResponse("/login?failed=1", status_code=status.HTTP_303_SEE_OTHER)
+        retry = "/login?" + urlencode({"failed": 1, "next": next_page})
+        return RedirectResponse(retry, status_code=status.HTTP_303_SEE_OTHER)
     token = groundcode.accounts.issue_token(user.id, kind="session", label="web login")
     target = next_page if next_page.startswith("/") and not next_page.startswith("//") else "/review"
     response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
@@ -291,6 +294,6 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> FastAPI:
         settings,
         title="groundcode adjudication service",
         description="Review suggestions: accept, reject with a reason, edit, merge, undo; several coders.",
-        routers=[account_router, router],
+        routers=[account_router, router, page_router],
         run_workers=run_workers,
     )

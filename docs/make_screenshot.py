@@ -1,0 +1,112 @@
+"""Make ``docs/review-page.png``: the review page at 1280×800 on the bundled demo study, as a researcher
+sees it after accepting one suggestion, with the keyboard legend shown.
+
+    .venv/bin/python docs/make_screenshot.py
+
+Runs ``groundcode demo`` and ``groundcode serve`` in a temporary data directory and drives Debian's
+Chromium (``/usr/bin/chromium``) with Playwright.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import expect, sync_playwright
+
+from groundcode.app import open_groundcode
+from groundcode.settings import Settings
+
+OUTPUT = Path(__file__).with_name("review-page.png")
+GROUNDCODE = str(Path(sys.executable).with_name("groundcode"))
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "screenshot only"
+SHOWN_SENTENCE = "the district offices still run on connections"
+
+
+def prepare(data_dir: Path, env: dict[str, str]) -> str:
+    """Run the demo import, give its reviewer a known password, and return the id of the segment to show."""
+    subprocess.run([GROUNDCODE, "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
+    groundcode = open_groundcode(Settings(data_dir=data_dir))
+    try:
+        groundcode.accounts.set_password("demo", PASSWORD)
+        project = groundcode.repository.get_project("demo")
+        segments = (
+            segment
+            for source in groundcode.repository.list_sources(project.id)
+            for segment in groundcode.repository.list_segments(source.id)
+        )
+        return next(segment.id for segment in segments if SHOWN_SENTENCE in segment.text)
+    finally:
+        groundcode.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_up(base_url: str, timeout_seconds: float = 60) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/health").is_success:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("groundcode serve did not start")
+
+
+def screenshot(base_url: str, segment_id: str) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, base_url=base_url)
+        page.goto(f"/review?project=demo&status=all&segment={segment_id}")
+        page.get_by_label("User name").fill("demo")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.keyboard.press("Enter")
+        expect(page.locator(".candidate").first).to_be_visible()
+        page.keyboard.press("1")
+        expect(page.locator(".coding")).to_have_count(1)
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("?")
+        expect(page.locator("#notice")).to_be_hidden(timeout=10_000)
+        page.screenshot(path=OUTPUT)
+        browser.close()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        data_dir = Path(scratch) / "data"
+        env = {**os.environ, "GROUNDCODE_DATA_DIR": str(data_dir), "GROUNDCODE_SUGGESTION_MODE": "both"}
+        segment_id = prepare(data_dir, env)
+        port = free_port()
+        server = subprocess.Popen([GROUNDCODE, "serve", "--port", str(port)], env=env)
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}")
+            screenshot(f"http://127.0.0.1:{port}", segment_id)
+        finally:
+            server.terminate()
+            server.wait(30)
+    print(f"wrote {OUTPUT}")
+
+
+if __name__ == "__main__":
+    main()
