@@ -1,10 +1,12 @@
-"""``groundcode codebook``: a project's codebook out as REFI-QDA (.qdc) or YAML.
+"""``groundcode codebook``: a project's codebook out as REFI-QDA (.qdc) or YAML; ``groundcode project``: whole
+projects in and out as REFI-QDA (.qdpx, .qde).
 
-Importing goes the other way through ``groundcode import --codebook FILE`` (YAML, JSON, CSV or .qdc).
+Codebooks go in through ``groundcode import --codebook FILE`` (YAML, JSON, CSV or .qdc).
 """
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import closing
 from enum import StrEnum
 from pathlib import Path
@@ -12,18 +14,30 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from groundcode.app import open_groundcode
+from groundcode.app import Groundcode, open_groundcode
 from groundcode.codebook_io import format_codebook_yaml
-from groundcode.domain import Codebook
+from groundcode.domain import Codebook, SegmentUnit, Stage
 from groundcode.interchange.codebook import qdc_from_codes, qdc_losses
-from groundcode.interchange.refiqda import write_codebook
+from groundcode.interchange.errors import InterchangeError
+from groundcode.interchange.projects import ImportSummary, export_project, import_project
+from groundcode.interchange.refiqda import read_project, walk_codes, write_codebook
 from groundcode.settings import Settings
 from groundcode.storage.repository import NotFoundError
+from services.chunking.segmenter import ChunkOptions
 
 codebook_app = typer.Typer(help="Codebooks in and out of a project.", no_args_is_help=True)
+project_app = typer.Typer(
+    help="Whole projects in and out as REFI-QDA (.qdpx, .qde): ATLAS.ti, MAXQDA, NVivo, QualCoder.",
+    no_args_is_help=True,
+)
 console = Console()
 errors = Console(stderr=True)
+
+ProjectOption = Annotated[
+    str, typer.Option("--project", "-p", envvar="GROUNDCODE_PROJECT", help="Project (study) name.")
+]
 
 
 class CodebookFormat(StrEnum):
@@ -55,7 +69,7 @@ def export(
     if stored is None:
         named = f" named {codebook!r}" if codebook else ""
         raise typer.BadParameter(f"project {project!r} has no codebook{named}", param_hint="--codebook")
-    data, losses = _render(stored, output_format)
+    data, losses = _render(stored, target.id, output_format)
     try:
         out.write_bytes(data)
     except OSError as error:
@@ -70,8 +84,88 @@ def export(
         errors.print(f"[yellow]not exported:[/yellow] {loss}")
 
 
-def _render(codebook: Codebook, output_format: CodebookFormat) -> tuple[bytes, list[str]]:
+def _render(codebook: Codebook, project_id: str, output_format: CodebookFormat) -> tuple[bytes, list[str]]:
     """The file's bytes and what the format could not carry."""
     if output_format is CodebookFormat.QDC:
-        return write_codebook(qdc_from_codes(codebook.codes, origin="groundcode")), qdc_losses(codebook.codes)
+        qdc = qdc_from_codes(codebook.codes, "groundcode", project_id)
+        return write_codebook(qdc), qdc_losses(codebook.codes)
     return format_codebook_yaml(codebook.name, codebook.codes).encode("utf-8"), []
+
+
+@project_app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="A REFI-QDA project: .qdpx (with its texts) or .qde.")],
+    project: ProjectOption = "default",
+    unit: Annotated[
+        SegmentUnit, typer.Option(help="Unit of analysis of new sources.")
+    ] = SegmentUnit.SENTENCE,
+    language: Annotated[str | None, typer.Option(help="ISO 639-1 code; detected when omitted.")] = None,
+) -> None:
+    """Import a REFI-QDA project: its texts, codebook, users and their codings, all or nothing; then index
+    and suggest as after 'groundcode import'."""
+    with closing(open_groundcode(Settings())) as groundcode:
+        try:
+            qda = read_project(file)
+            outcome = import_project(
+                groundcode, project, qda, ChunkOptions(unit=unit, language=language), where=str(file)
+            )
+        except InterchangeError as error:
+            raise _fail(f"nothing imported: {error}") from error
+        _print_import(outcome.summary)
+        _follow(groundcode, outcome.work)
+
+
+@project_app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Option("--out", help="The .qdpx file to write.")],
+    project: ProjectOption = "default",
+) -> None:
+    """Write a project as REFI-QDA: its texts, latest codebook, and every coder's codings in force (with the
+    provenance of accepted suggestions as notes)."""
+    with closing(open_groundcode(Settings())) as groundcode:
+        try:
+            target = groundcode.repository.get_project(project)
+            data, exported = export_project(groundcode, target, groundcode.decisions.list(target.id))
+        except (NotFoundError, InterchangeError) as error:
+            raise _fail(str(error)) from error
+    try:
+        out.write_bytes(data)
+    except OSError as error:
+        raise _fail(f"{out}: cannot write the file ({error.strerror})") from error
+    qda = exported.project
+    codings = sum(len(s.codings) for source in qda.sources for s in source.selections)
+    codes = len(list(walk_codes(qda.codes)))
+    console.print(
+        f"Project [bold]{escape(qda.name)}[/bold]: {len(qda.sources)} sources, {codes} codes, "
+        f"{codings} codings by {len(qda.users)} users written to {out}"
+    )
+    for loss in exported.losses:
+        errors.print(f"[yellow]not exported:[/yellow] {escape(loss)}")
+
+
+def _print_import(summary: ImportSummary) -> None:
+    console.print(f"Project [bold]{escape(summary.project)}[/bold]:")
+    console.print(
+        f"  sources: {len(summary.sources_added)} imported, {len(summary.sources_known)} already there"
+    )
+    if summary.codebook is not None:
+        name = escape(repr(summary.codebook))
+        console.print(f"  codebook {name} version {summary.codebook_version}: {summary.codes} codes")
+    added = f" (new accounts: {escape(', '.join(summary.accounts_added))})" if summary.accounts_added else ""
+    console.print(f"  users: {escape(', '.join(summary.users)) or 'none'}{added}")
+    console.print(f"  codings: {summary.codings_added} imported, {summary.codings_known} already there")
+    for line in summary.left_out:
+        errors.print(f"[yellow]not imported:[/yellow] {escape(line)}")
+
+
+def _follow(groundcode: Groundcode, work: list[tuple[Stage, list[str]]]) -> None:
+    """Index, suggest and learn, waiting as 'groundcode import' does."""
+    from groundcode.cli import _process  # imported here: groundcode.cli imports this module
+
+    for stage, subject_ids in work:
+        asyncio.run(_process(groundcode, stage, subject_ids, wait=True))
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(code=1)

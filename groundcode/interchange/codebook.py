@@ -9,19 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from groundcode.domain import Code, derived_id
-from groundcode.interchange.refiqda import QdaCode, QdaCodebook, interchange_guid, is_rgb_color, walk_codes
+from groundcode.domain import Code
+from groundcode.interchange.refiqda import (
+    QdaCode,
+    QdaCodebook,
+    interchange_guid,
+    is_rgb_color,
+    local_id,
+    walk_codes,
+)
 
 
 def codes_from_qdc(codebook: QdaCodebook, namespace: str) -> list[Code]:
     """The codebook's codes, parents before children.
 
-    Ids derive from ``namespace`` (the project) and each code's GUID: names may repeat under different
-    parents in REFI-QDA (NVivo does this), GUIDs may not.
+    Ids derive from ``namespace`` (the project) and each code's GUID (names may repeat under different
+    parents in REFI-QDA, as NVivo does; GUIDs may not), so that exporting the codes gives the same GUIDs.
     """
 
     def code_id(code: QdaCode) -> str:
-        return derived_id("qdc-code", namespace, code.guid)
+        return local_id("code", code.guid, namespace)
 
     return [
         Code(
@@ -35,13 +42,13 @@ def codes_from_qdc(codebook: QdaCodebook, namespace: str) -> list[Code]:
     ]
 
 
-def qdc_from_codes(codes: Sequence[Code], origin: str) -> QdaCodebook:
-    """The REFI-QDA codebook of ``codes`` (a consistent hierarchy, as in a ``Codebook``)."""
+def qdc_from_codes(codes: Sequence[Code], origin: str, project_id: str) -> QdaCodebook:
+    """The REFI-QDA codebook of a project's ``codes`` (a consistent hierarchy, as in a ``Codebook``)."""
 
     def tree(parent_id: str | None) -> list[QdaCode]:
         return [
             QdaCode(
-                guid=interchange_guid("code", code.id),
+                guid=interchange_guid("code", code.id, project_id),
                 name=code.name,
                 description=code.definition or None,
                 color=code.color if code.color and is_rgb_color(code.color) else None,

@@ -10,14 +10,15 @@ The models know nothing of groundcode's database: a ``QdaProject`` is what a .qd
   ``relative://PATH`` is a file outside the archive, read only from the ``linked_files`` folder the caller
   names (never from the exporter's ``basePath``). A bare .qde carries no files, so those texts are ``None``.
 * **GUIDs** are normalised to lower case without braces (vendors write either), so they compare
-  case-insensitively; objects exported by groundcode get ``interchange_guid(kind, id)``, a UUID5 of an
-  immutable id, so every export of the same object carries the same GUID.
+  case-insensitively. An exported object's GUID is ``interchange_guid(kind, id, scope)``, derived from its
+  immutable id, so every export of the same object carries the same GUID; ``local_id`` is its inverse, the
+  id an object imported with a GUID gets, so what was imported is exported with the GUIDs it came with.
 * **Validation**: what is read and what is written is checked against the bundled XSDs; a file that does
   not follow them is refused rather than half read.
 * Picture, PDF, audio and video sources, cases, variables, sets, links and graphs are not modelled; how
   many of each a file had is kept in ``QdaProject.ignored``.
 
-Phase 2 maps a ``QdaProject`` to the database and back, expected as follows:
+``groundcode.interchange.mapping`` maps a ``QdaProject`` to groundcode's models and back:
 
 * ``QdaTextSource`` <-> ``Source``: ``text`` is ``Source.text`` unchanged, so offsets carry over as they are.
 * ``QdaCode`` tree <-> the codebook's ``Code``s (see ``groundcode.interchange.codebook``).
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -61,6 +63,7 @@ _GUID = re.compile(rf"(?P<bare>{_HEX_GUID})|\{{(?P<braced>{_HEX_GUID})\}}")
 _RGB_COLOR = re.compile(r"#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})")
 _MODELLED_PROJECT_PARTS = {"Users", "CodeBook", "Sources", "Notes", "Description", "NoteRef"}
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: the same bytes on every export
+_ID_BITS = ((1 << 128) - 1) ^ (0xF << 76) ^ (0x3 << 62)  # all but a UUID's version and variant bits
 
 
 def normalize_guid(value: str) -> str:
@@ -76,9 +79,39 @@ def is_rgb_color(value: str) -> bool:
     return _RGB_COLOR.fullmatch(value) is not None
 
 
-def interchange_guid(kind: str, immutable_id: str) -> str:
-    """The GUID an exported groundcode object carries: a UUID5 of its kind and immutable id."""
-    return derived_id("refi-qda", kind, immutable_id)
+def interchange_guid(kind: str, immutable_id: str, scope: str = "") -> str:
+    """The GUID an exported groundcode object carries, derived from its kind and immutable id.
+
+    ``scope`` is what the id is unique in (the project, for its sources, codes and codings; empty for users,
+    who belong to no project). A UUID id is masked with a key of kind and scope, which ``local_id`` undoes:
+    a hash could not give an imported object back the GUID it came with. Other ids get a UUID5.
+    """
+    number = _uuid_number(immutable_id)
+    if number is None:
+        return derived_id("refi-qda", kind, scope, immutable_id)
+    return str(uuid.UUID(int=number ^ _guid_mask(kind, scope)))
+
+
+def local_id(kind: str, guid: str, scope: str = "") -> str:
+    """The groundcode id of an object imported with ``guid``: ``interchange_guid`` of it gives ``guid`` back.
+
+    Different scopes give different ids for the same GUID, so one file imported into two projects never
+    makes two sources or decisions share an id."""
+    return str(uuid.UUID(int=uuid.UUID(normalize_guid(guid)).int ^ _guid_mask(kind, scope)))
+
+
+def _uuid_number(value: str) -> int | None:
+    """The number of a UUID written the way groundcode writes ids (lower case, with dashes), else None."""
+    try:
+        number = uuid.UUID(value).int
+    except ValueError:
+        return None
+    return number if str(uuid.UUID(int=number)) == value else None
+
+
+def _guid_mask(kind: str, scope: str) -> int:
+    # The mask leaves the version and variant bits alone, so a UUID4 id gives a well-formed UUID4 GUID.
+    return uuid.UUID(derived_id("refi-qda-mask", kind, scope)).int & _ID_BITS
 
 
 Guid = Annotated[str, AfterValidator(normalize_guid)]

@@ -50,23 +50,22 @@ class DecisionStore:
         *,
         expected_version: int | None = None,
         follow_up: Stage | None = None,
-    ) -> dict[str, int]:
-        """Append the decisions atomically and return the new version of each review they touch.
+    ) -> dict[tuple[str, str], int]:
+        """Append the decisions atomically and return the new version of each ``(coder, review)`` they touch.
 
         With ``expected_version``, every touched review must be at that version (a single-segment action);
         without it the decisions are applied on top of whatever is there (bulk and imports). ``follow_up``
         creates a work item of that stage per decision in the same transaction, so no decision can be
         stored without the work that learns from it (the sweeper publishes it if the message is lost)."""
-        versions: dict[str, int] = {}
+        seen: dict[tuple[str, str], int] = {}  # (coder, review) -> version after this call's decisions
         with transaction(self._sessions) as session:
             for decision in decisions:
-                key = review_key(decision)
-                expected = versions.get(key, expected_version)
-                versions[key] = _advance(session, decision.coder_id, key, expected)
+                head = (decision.coder_id, review_key(decision))
+                seen[head] = _advance(session, *head, seen.get(head, expected_version))
                 session.execute(insert(DecisionRow).values(**decision.model_dump()))
                 if follow_up is not None:
                     insert_if_absent(session, follow_up, decision.id)
-        return versions
+        return seen
 
     def get(self, decision_id: str) -> Decision:
         with self._sessions() as session:

@@ -25,14 +25,17 @@ def learn_handler(
     target = (
         decisions.get(decision.undoes) if decision.kind == DecisionKind.UNDO and decision.undoes else decision
     )
-    history = decisions.list(decision.project_id)
-    codings = state.codings(history)
     if target.kind in PROJECT_WIDE:
+        history = decisions.list(decision.project_id)
+        codings = state.codings(history)
         touched = {c.segment_id for c in codings} | {
             d.segment_id for d in history if d.segment_id and d.kind in state.CODING_KINDS
         }
     else:
+        # The segment's own decisions (and the project-wide merges, always included) decide its codings:
+        # reading the whole log for every decision made learning cost grow with the project's history.
         touched = {target.segment_id} if target.segment_id else set()
+        codings = state.codings(decisions.list(decision.project_id, segment_ids=touched))
     segments = repository.get_segments(sorted(touched))
     for segment_id, segment in segments.items():
         code_ids = sorted({c.code_id for c in codings if c.segment_id == segment_id})

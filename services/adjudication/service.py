@@ -351,8 +351,7 @@ class Adjudication:
     def _queue(self, who: Access, where: ReviewFilter) -> tuple[list[str], list[str]]:
         """``(every matching segment, the segments of the asked status)``, both in source order; skipped
         segments come last in the to-do queue."""
-        matches = self._suggestions.matching(who.project.id, where)
-        ordered = list(dict.fromkeys(suggestion.segment_id for suggestion, _ in matches))
+        ordered = self._suggestions.matching_segment_ids(who.project.id, where)
         mine = self._decisions.list(who.project.id, coder_ids=[who.user.id])
         reviewed = state.reviewed_segments(mine, who.user.id)
         skipped = state.skipped_segments(mine, who.user.id)

@@ -32,7 +32,7 @@ class CodeCandidate(Model):
 class SegmentHit(Model):
     segment_id: str
     source_id: str
-    speaker: str | None
+    speaker: str | None = None  # Chroma stores no nulls: a segment without a speaker has no key
     text: str
     score: float
     code_ids: list[str] = Field(default_factory=list)  # the accepted codes, for hits among the exemplars

@@ -32,8 +32,8 @@ def test_versions_advance_and_a_stale_decision_is_refused(
     stores: tuple[DecisionStore, str, list[str]],
 ) -> None:
     store, project_id, (ana, _) = stores
-    assert store.append([skip(project_id, ana)], expected_version=0) == {"seg": 1}
-    assert store.append([skip(project_id, ana)], expected_version=1) == {"seg": 2}
+    assert store.append([skip(project_id, ana)], expected_version=0) == {(ana, "seg"): 1}
+    assert store.append([skip(project_id, ana)], expected_version=1) == {(ana, "seg"): 2}
     with pytest.raises(VersionConflict, match="version 2, you had 1"):
         store.append([skip(project_id, ana)], expected_version=1)
     assert len(store.list(project_id)) == 2  # the refused decision left nothing behind
@@ -67,6 +67,14 @@ def test_two_coders_deciding_at_once_both_keep_their_decision(
         list(pool.map(lambda coder: store.append([skip(project_id, coder)], expected_version=0), coders))
     assert sorted(d.coder_id for d in store.list(project_id)) == sorted(coders)
     assert store.versions(coders[0], ["seg"]) == store.versions(coders[1], ["seg"]) == {"seg": 1}
+
+
+def test_one_append_may_carry_several_coders_decisions_on_one_segment(
+    stores: tuple[DecisionStore, str, list[str]],
+) -> None:
+    store, project_id, (ana, ben) = stores
+    both = [skip(project_id, ana), skip(project_id, ben), skip(project_id, ana)]
+    assert store.append(both, expected_version=0) == {(ana, "seg"): 2, (ben, "seg"): 1}
 
 
 def test_the_learn_work_item_is_stored_with_the_decision(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from groundcode.interchange.refiqda import (
     QdaCodebook,
     QdaTextSource,
     interchange_guid,
+    local_id,
     normalize_guid,
     read_codebook,
     read_project,
@@ -73,6 +75,17 @@ def test_guids_are_derived_stable_and_compared_case_insensitively() -> None:
     assert read_project(tampered(write_project(persian_project()), TRUST_CODING, upper)) == persian_project()
     with pytest.raises(ValueError, match="is not a GUID"):
         normalize_guid("{0F8A1907-7E42-4739-8610-A676B4D1B69F")
+
+
+def test_guids_of_uuid_ids_are_reversible_per_scope() -> None:
+    code_id = str(uuid.uuid4())
+    guid = interchange_guid("code", code_id, "project-1")
+    assert local_id("code", guid, "project-1") == code_id
+    assert local_id("code", guid.upper(), "project-1") == code_id
+    assert local_id("code", guid, "project-2") != code_id  # another project: another id for the same GUID
+    assert guid not in (code_id, interchange_guid("source", code_id, "project-1"))
+    assert uuid.UUID(guid).version == 4  # version and variant bits are kept
+    assert local_id("code", interchange_guid("code", "C1"), "") != "C1"  # other ids only go one way
 
 
 def test_inline_plain_text_and_a_bom_are_read() -> None:
