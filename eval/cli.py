@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from eval.tasks import RunOptions, TaskName
+from eval.tasks import Provenance, RunOptions, TaskName
+from groundcode.app import open_groundcode
+from groundcode.domain import Stage
 from groundcode.settings import Settings
+from groundcode.storage.repository import NotFoundError
 
 app = typer.Typer(
-    help="Benchmark suggestions against published codebooks (see eval/RESULTS.md).", no_args_is_help=True
+    help="Benchmark suggestions against published codebooks and your own coding (see eval/README.md).",
+    no_args_is_help=True,
 )
 console = Console()
+errors = Console(stderr=True)
+_Result = TypeVar("_Result")
 
 TASK_HELP = {
     TaskName.SUBTHEME_THEME: "Seed 002, Tables 3-5: each sub-theme to its main theme (multi-label gold).",
@@ -33,24 +42,30 @@ class Backend(StrEnum):
     LLM = "llm"
 
 
+BackendOption = Annotated[Backend, typer.Option(help="'offline' (no language model) or 'llm'.")]
+ModelOption = Annotated[
+    str | None, typer.Option(help="litellm chat model, e.g. openai/gpt-4o-mini; implies --backend llm.")
+]
+ApiBaseOption = Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")]
+OutOption = Annotated[Path | None, typer.Option(help="Report folder (default: eval-reports/NAME).")]
+SeedOption = Annotated[int, typer.Option(help="Seeds the unit order, --limit's sample and the bootstrap.")]
+ResamplesOption = Annotated[int, typer.Option(help="Bootstrap resamples for the 95% intervals.")]
+ProjectOption = Annotated[
+    str, typer.Option("--project", "-p", envvar="GROUNDCODE_PROJECT", help="Project (study) name.")
+]
+
+
 def _task_command(task: TaskName) -> Callable[..., None]:
     def command(
-        backend: Annotated[
-            Backend, typer.Option(help="'offline' (no language model) or 'llm'.")
-        ] = Backend.OFFLINE,
-        model: Annotated[
-            str | None,
-            typer.Option(help="litellm chat model, e.g. openai/gpt-4o-mini; implies --backend llm."),
-        ] = None,
-        api_base: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")] = None,
-        out: Annotated[Path | None, typer.Option(help="Report folder (default: eval-reports/TASK).")] = None,
-        seed: Annotated[
-            int, typer.Option(help="Seeds the unit order, --limit's sample and the bootstrap.")
-        ] = 0,
+        backend: BackendOption = Backend.OFFLINE,
+        model: ModelOption = None,
+        api_base: ApiBaseOption = None,
+        out: OutOption = None,
+        seed: SeedOption = 0,
         limit: Annotated[
             int | None, typer.Option(help="Score at most this many units (a seeded sample).")
         ] = None,
-        resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the 95% intervals.")] = 1000,
+        resamples: ResamplesOption = 1000,
         threshold: Annotated[
             float | None,
             typer.Option(
@@ -59,13 +74,7 @@ def _task_command(task: TaskName) -> Callable[..., None]:
         ] = None,
     ) -> None:
         options = RunOptions(
-            backend=(Backend.LLM if model else backend).value,
-            model=model,
-            api_base=api_base,
-            seed=seed,
-            limit=limit,
-            resamples=resamples,
-            threshold=threshold,
+            **_backend(backend, model, api_base, seed), limit=limit, resamples=resamples, threshold=threshold
         )
         evaluate(task, options, out or Path("eval-reports") / task.value)
 
@@ -87,17 +96,193 @@ def evaluate(task: TaskName, options: RunOptions, out: Path) -> None:
     from eval.report import headline
     from eval.runs import evaluate_task
 
-    with tempfile.TemporaryDirectory(prefix="groundcode-eval-") as data_dir:
-        report, written = evaluate_task(task, options, Settings(), Path(data_dir), out)
-    table = Table(title=f"{task.value}: {report.info.description}")
-    for column in ("metric", "value", "95% interval or note"):
-        table.add_column(column)
-    for row in headline(report):
-        table.add_row(*row)
-    console.print(table)
+    report, written = _in_temporary_store(
+        lambda data_dir: evaluate_task(task, options, Settings(), data_dir, out)
+    )
+    _print_table(
+        f"{task.value}: {report.info.description}",
+        ("metric", "value", "95% interval or note"),
+        headline(report),
+    )
     info = report.info
     console.print(
         f"backend {info.provenance.backend}, model {info.provenance.model or 'none'}, dataset "
         f"{info.dataset_file} version {info.dataset_version}, seed {info.options.seed}"
     )
     console.print(f"Report: {written[0].parent}")
+
+
+@app.command("simulate-review")
+def simulate_review(
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="subtheme-theme, code-image, concept-component, or the name of a project with human codings."
+        ),
+    ],
+    steps: Annotated[
+        int, typer.Option(min=1, help="Learn and suggest again after each 1/STEPS of the units.")
+    ] = 10,
+    backend: BackendOption = Backend.OFFLINE,
+    model: ModelOption = None,
+    api_base: ApiBaseOption = None,
+    out: OutOption = None,
+    seed: SeedOption = 0,
+    limit: Annotated[
+        int | None, typer.Option(help="Review at most this many units (seed tasks: a seeded sample).")
+    ] = None,
+    resamples: ResamplesOption = 1000,
+) -> None:
+    """Replay a dataset through the adjudication service with a simulated researcher (accept the first
+    correct candidate, reject those above it, else code by hand), learning from its decisions after each
+    step: accept rate, decisions per unit, rank of the correct candidate and the learning curve. Runs in a
+    temporary database; a user project is only read."""
+    from eval.runs import simulate
+    from eval.simulation import SimulationOptions, headline
+
+    options = SimulationOptions(
+        **_backend(backend, model, api_base, seed),
+        dataset=dataset,
+        steps=steps,
+        limit=limit,
+        resamples=resamples,
+    )
+    folder = out or Path("eval-reports") / "simulate-review" / dataset
+    report, written = _in_temporary_store(lambda data_dir: simulate(options, Settings(), data_dir, folder))
+    columns = ("metric", "with learning", "first suggestions only, or note")
+    _print_table(f"simulated review: {report.info.description}", columns, headline(report))
+    _print_provenance(report.info.provenance)
+    console.print(f"Report: {written[0].parent}")
+
+
+@app.command("project")
+def project_command(
+    project: ProjectOption = "default",
+    backend: BackendOption = Backend.OFFLINE,
+    model: ModelOption = None,
+    api_base: ApiBaseOption = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="The model's codes for F1 and span IoU: every suggestion at or above this confidence "
+            "(default: its top suggestion only).",
+        ),
+    ] = None,
+    out: OutOption = None,
+    seed: SeedOption = 0,
+    resamples: ResamplesOption = 1000,
+) -> None:
+    """Score a project's human codings (imported with 'groundcode codings import' or 'groundcode project
+    import', or made on the review page): each researcher against the suggestion model and against each
+    other, and Krippendorff's alpha over all. The suggestions are made in a temporary copy of the project;
+    its texts go to a remote model only if GROUNDCODE_LLM_ALLOW_REMOTE allows it."""
+    from eval.projects import AGREEMENT_COLUMNS, ProjectOptions, agreement_rows
+    from eval.report import estimate_cells
+    from eval.runs import evaluate_project
+
+    options = ProjectOptions(
+        **_backend(backend, model, api_base, seed), project=project, threshold=threshold, resamples=resamples
+    )
+    folder = out or Path("eval-reports") / "project" / project
+    report, written = _in_temporary_store(
+        lambda data_dir: evaluate_project(options, Settings(), data_dir, folder)
+    )
+    scores = report.scores
+    _print_table(
+        f"project {project}: {scores.units} coded segments",
+        AGREEMENT_COLUMNS,
+        agreement_rows(scores, intervals=False),
+    )
+    alpha, interval = estimate_cells(scores.alpha_all)
+    console.print(f"Krippendorff's alpha, researchers and the model: {alpha} (95% interval {interval}).")
+    console.print("The 95% intervals of every value are in report.md.")
+    _print_provenance(report.info.provenance)
+    console.print(f"Report: {written[0].parent}")
+
+
+codings_app = typer.Typer(
+    help="Human codings into a project, to score them with 'groundcode eval project'.", no_args_is_help=True
+)
+
+
+@codings_app.command("import")
+def codings_import(
+    file: Annotated[Path, typer.Argument(help="CSV with columns text, code, and optionally coder, source.")],
+    project: ProjectOption = "default",
+    coder: Annotated[
+        str | None, typer.Option(help="Username for rows without a coder (or a file without the column).")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Refuse the file if a code is not in the codebook (default: add it).")
+    ] = False,
+) -> None:
+    """Import human codings: each row's text is found in the project's sources (exactly, else ignoring
+    spelling variants such as Arabic/Persian letters and half-spaces) and coded on its segment by its coder
+    (an account without a password, made a coder of the project). Rows that cannot be found are listed; a
+    malformed file imports nothing."""
+    from eval.codings import CodingsFileError, import_codings
+    from groundcode.cli import _process  # imported here: groundcode.cli imports this module
+
+    with closing(open_groundcode(Settings())) as groundcode:
+        try:
+            target = groundcode.repository.get_project(project)
+            data = file.read_bytes()
+            result = import_codings(
+                groundcode, target, data, where=str(file), default_coder=coder, strict=strict
+            )
+        except (NotFoundError, CodingsFileError, OSError) as error:
+            raise _fail(f"nothing imported: {error}") from error
+        console.print(
+            f"Project [bold]{escape(result.project)}[/bold]: {result.rows} rows, {result.located} found "
+            f"({result.normalized} only ignoring spelling variants)"
+        )
+        console.print(f"  codings: {len(result.stored)} imported, {result.known} already there")
+        if result.new_codes:
+            console.print(f"  codes added to the codebook: {escape(', '.join(result.new_codes))}")
+        if result.new_accounts:
+            console.print(f"  new accounts (no password): {escape(', '.join(result.new_accounts))}")
+        for item in result.unlocated:
+            errors.print(f"[yellow]row {item.row} not imported:[/yellow] {escape(item.reason)}")
+        if result.codebook_id is not None:
+            asyncio.run(_process(groundcode, Stage.INDEX_CODEBOOK, [result.codebook_id], wait=True))
+        asyncio.run(_process(groundcode, Stage.LEARN, result.stored, wait=True))
+
+
+def _backend(backend: Backend, model: str | None, api_base: str | None, seed: int) -> dict[str, Any]:
+    """The ``BackendOptions`` fields from the command line (a model implies the llm backend)."""
+    return {
+        "backend": (Backend.LLM if model else backend).value,
+        "model": model,
+        "api_base": api_base,
+        "seed": seed,
+    }
+
+
+def _in_temporary_store(run: Callable[[Path], _Result]) -> _Result:
+    """``run`` with a temporary data folder for the evaluation's database and vector store; a project that
+    cannot be read, or has nothing to evaluate, ends the command with its reason."""
+    with tempfile.TemporaryDirectory(prefix="groundcode-eval-") as data_dir:
+        try:
+            return run(Path(data_dir))
+        except (NotFoundError, ValueError) as error:
+            raise _fail(str(error)) from error
+
+
+def _print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _print_provenance(provenance: Provenance) -> None:
+    console.print(f"backend {provenance.backend}, model {provenance.model or 'none'}")
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(code=1)

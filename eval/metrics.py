@@ -114,14 +114,16 @@ def pairwise_kappa(coders: dict[str, Sequence[Rating]]) -> dict[tuple[str, str],
 def krippendorff_alpha(ratings: Sequence[Sequence[Rating]]) -> float:
     """Krippendorff's alpha (nominal) of any number of coders, with missing ratings."""
     values = _categories(ratings)
-    if len(values) < 2:  # no variation: expected disagreement is 0
+    pairable = any(sum(rating is not None for rating in unit) >= 2 for unit in zip(*ratings, strict=True))
+    if len(values) < 2 or not pairable:  # no variation, or no unit two coders rated: 0/0
         return math.nan
     index = {value: position for position, value in enumerate(values)}
     data = np.array(
         [[math.nan if rating is None else index[rating] for rating in coder] for coder in ratings],
         dtype=float,
     )
-    return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 without pairable variation: nan
+        return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
 
 
 def gwet_ac1(ratings: Sequence[Sequence[Rating]], categories: Sequence[Label] | None = None) -> float:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from eval.metrics import Calibration, CodeScore, Coverage
+
+if TYPE_CHECKING:  # eval.simulation draws with this module
+    from eval.simulation import CurvePoint, StepScores
 
 
 def tick_labels(names: Sequence[str]) -> list[str]:
@@ -91,6 +95,30 @@ def threshold_sweep_png(sweep: Sequence[Coverage], threshold: float, path: Path)
     axes.set_xlabel("similarity threshold")
     axes.set_title("Published concepts recovered")
     axes.legend()
+    return _save(figure, path)
+
+
+def learning_curve_png(curve: Sequence[CurvePoint], steps: Sequence[StepScores], path: Path) -> Path:
+    """Left: the top suggestion's accuracy on the units not reviewed yet, after each step, with and without
+    learning from the decisions. Right: each step's accept rate, likewise."""
+    figure = Figure(figsize=(11, 4))
+    left, right = figure.subplots(1, 2)
+    total = curve[0].remaining
+    reviewed = [point.reviewed / total for point in curve]
+    left.plot(reviewed, [p.top_accuracy for p in curve], marker="o", label="after learning")
+    left.plot(reviewed, [p.initial_top_accuracy for p in curve], marker="s", label="first suggestions")
+    left.set_xlabel("share of units reviewed")
+    left.set_ylabel("top-suggestion accuracy on the rest")
+    left.set_title("Learning curve")
+    numbers = [item.step for item in steps]
+    right.plot(numbers, [item.learning.accept_rate for item in steps], marker="o", label="after learning")
+    right.plot(numbers, [item.first.accept_rate for item in steps], marker="s", label="first suggestions")
+    right.set_xlabel("review step")
+    right.set_ylabel("share of units with a candidate accepted")
+    right.set_title("Accept rate per step")
+    for axes in (left, right):
+        axes.set_ylim(0, 1.05)
+        axes.legend()
     return _save(figure, path)
 
 

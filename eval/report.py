@@ -24,16 +24,19 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class RunInfo(_Model):
-    """What a report's numbers depend on."""
+class ReportInfo(_Model):
+    """What a report's numbers depend on (and its options, in each kind of report)."""
 
-    task: TaskName
     description: str
-    dataset_file: str
-    dataset_version: str  # the first 12 hex digits of the dataset file's SHA-256
+    dataset_file: str | None  # None for a user's project
+    dataset_version: str | None  # the first 12 hex digits of the dataset file's SHA-256
     provenance: Provenance
-    options: RunOptions
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class RunInfo(ReportInfo):
+    task: TaskName
+    options: RunOptions
 
 
 class AxialReport(_Model):
@@ -118,30 +121,28 @@ def headline(report: Report) -> list[tuple[str, str, str]]:
         found = report.coverage
         return [
             ("threshold", f"{found.threshold:.3f}", report.threshold_rule),
-            ("recall", _number(found.recall), f"{found.matched} of {found.published} published concepts"),
-            ("precision", _number(found.precision), f"{found.matched} of {found.generated} proposed labels"),
+            ("recall", number(found.recall), f"{found.matched} of {found.published} published concepts"),
+            ("precision", number(found.precision), f"{found.matched} of {found.generated} proposed labels"),
         ]
     scores = report.scores
     return [
         ("units", str(scores.units), f"{scores.predicted} with a suggestion"),
-        ("accuracy", *_estimate(scores.accuracy)),
-        ("majority-code accuracy", _number(scores.majority_accuracy), "always the most frequent gold code"),
-        *((f"top-{k} recall", *_estimate(value)) for k, value in scores.top_k_recall.items()),
-        ("micro F1", *_estimate(scores.micro_f1)),
-        ("macro F1", *_estimate(scores.macro_f1)),
-        ("Cohen's kappa", *_estimate(scores.cohen_kappa)),
-        ("Krippendorff's alpha", *_estimate(scores.krippendorff_alpha)),
-        ("Gwet's AC1", *_estimate(scores.gwet_ac1)),
-        ("multi-label micro F1", _number(scores.multilabel_micro_f1), ""),
-        ("multi-label macro F1", _number(scores.multilabel_macro_f1), ""),
-        ("ECE", _number(scores.calibration.expected_calibration_error), "expected calibration error"),
+        ("accuracy", *estimate_cells(scores.accuracy)),
+        ("majority-code accuracy", number(scores.majority_accuracy), "always the most frequent gold code"),
+        *((f"top-{k} recall", *estimate_cells(value)) for k, value in scores.top_k_recall.items()),
+        ("micro F1", *estimate_cells(scores.micro_f1)),
+        ("macro F1", *estimate_cells(scores.macro_f1)),
+        ("Cohen's kappa", *estimate_cells(scores.cohen_kappa)),
+        ("Krippendorff's alpha", *estimate_cells(scores.krippendorff_alpha)),
+        ("Gwet's AC1", *estimate_cells(scores.gwet_ac1)),
+        ("multi-label micro F1", number(scores.multilabel_micro_f1), ""),
+        ("multi-label macro F1", number(scores.multilabel_macro_f1), ""),
+        ("ECE", number(scores.calibration.expected_calibration_error), "expected calibration error"),
     ]
 
 
 def to_markdown(report: Report) -> str:
     info = report.info
-    provenance = info.provenance
-    prompts = ", ".join(provenance.prompt_versions) or "none (the offline backend uses no prompt)"
     lines = [
         f"# Evaluation: {info.task.value}",
         "",
@@ -150,9 +151,7 @@ def to_markdown(report: Report) -> str:
         "| | |",
         "|---|---|",
         f"| dataset | `{info.dataset_file}`, version `{info.dataset_version}` |",
-        f"| backend | {provenance.backend} |",
-        f"| model | {provenance.model or 'none'} |",
-        f"| prompt versions | {prompts} |",
+        *provenance_rows(info.provenance),
         f"| seed | {info.options.seed} |",
         f"| units | {'all' if info.options.limit is None else f'at most {info.options.limit}'} |",
         f"| command | `{info.options.command_line(info.task)}` |",
@@ -184,12 +183,12 @@ def _axial_markdown(report: AxialReport) -> list[str]:
         "| # | code | precision | recall | F1 | support | multi-label precision | multi-label recall |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for number, (single, multi) in enumerate(
+    for position, (single, multi) in enumerate(
         zip(scores.per_code, scores.multilabel_per_code, strict=True), 1
     ):
-        cells = [_number(single.precision), _number(single.recall), _number(single.f1), str(single.support)]
-        cells += [_number(multi.precision), _number(multi.recall)]
-        lines.append(f"| {number} | {single.code} | {' | '.join(cells)} |")
+        cells = [number(single.precision), number(single.recall), number(single.f1), str(single.support)]
+        cells += [number(multi.precision), number(multi.recall)]
+        lines.append(f"| {position} | {single.code} | {' | '.join(cells)} |")
     lines += [
         "",
         "## Calibration of the best suggestion's confidence",
@@ -197,8 +196,8 @@ def _axial_markdown(report: AxialReport) -> list[str]:
         "| confidence | suggestions | mean confidence | share correct |",
         "|---|---|---|---|",
         *(
-            f"| {item.lower:.1f}-{item.upper:.1f} | {item.count} | {_number(item.mean_confidence)} | "
-            f"{_number(item.accuracy)} |"
+            f"| {item.lower:.1f}-{item.upper:.1f} | {item.count} | {number(item.mean_confidence)} | "
+            f"{number(item.accuracy)} |"
             for item in scores.calibration.bins
             if item.count
         ),
@@ -230,7 +229,7 @@ def _open_coding_markdown(report: OpenCodingReport) -> list[str]:
         "| threshold | recall | precision |",
         "|---|---|---|",
         *(
-            f"| {item.threshold:.2f} | {_number(item.recall)} | {_number(item.precision)} |"
+            f"| {item.threshold:.2f} | {number(item.recall)} | {number(item.precision)} |"
             for item in report.sweep
         ),
         "",
@@ -238,12 +237,28 @@ def _open_coding_markdown(report: OpenCodingReport) -> list[str]:
     ]
 
 
-def write_report(report: Report, folder: Path) -> list[Path]:
-    """``report.md``, ``report.json`` and the plots in ``folder``; returns the files written."""
+def provenance_rows(provenance: Provenance) -> list[str]:
+    """What produced the suggestions, as rows of a report's two-column Markdown table."""
+    prompts = ", ".join(provenance.prompt_versions) or "none (the offline backend uses no prompt)"
+    return [
+        f"| backend | {provenance.backend} |",
+        f"| model | {provenance.model or 'none'} |",
+        f"| prompt versions | {prompts} |",
+    ]
+
+
+def write_files(report: BaseModel, markdown: str, folder: Path) -> list[Path]:
+    """``report.md`` and ``report.json`` in ``folder`` (created if need be); returns the files written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "report.md", folder / "report.json"]
-    written[0].write_text(to_markdown(report), encoding="utf-8")
+    written[0].write_text(markdown, encoding="utf-8")
     written[1].write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    return written
+
+
+def write_report(report: Report, folder: Path) -> list[Path]:
+    """``report.md``, ``report.json`` and the plots in ``folder``; returns the files written."""
+    written = write_files(report, to_markdown(report), folder)
     if isinstance(report, AxialReport):
         scores = report.scores
         written += [
@@ -258,10 +273,12 @@ def write_report(report: Report, folder: Path) -> list[Path]:
     return written
 
 
-def _estimate(estimate: Estimate) -> tuple[str, str]:
+def estimate_cells(estimate: Estimate) -> tuple[str, str]:
+    """A value and its 95% interval, as two table cells."""
     interval = "n/a" if math.isnan(estimate.low) else f"{estimate.low:.3f} to {estimate.high:.3f}"
-    return _number(estimate.value), interval
+    return number(estimate.value), interval
 
 
-def _number(value: float) -> str:
+def number(value: float) -> str:
+    """Three decimals, or n/a for an undefined (nan) value."""
     return "n/a" if math.isnan(value) else f"{value:.3f}"

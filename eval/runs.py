@@ -4,9 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eval.projects import (
+    ProjectData,
+    ProjectInfo,
+    ProjectOptions,
+    ProjectReport,
+    copy_project,
+    gold_codes,
+    model_answers,
+    project_report,
+    read_project,
+    write_project_report,
+)
 from eval.report import Report, RunInfo, axial_report, open_coding_report, write_report
 from eval.seeds import PARADIGM_FILE, load
-from eval.tasks import AXIAL_TASKS, RunOptions, TaskName, run_axial, run_open_coding
+from eval.simulation import (
+    SimulationOptions,
+    SimulationReport,
+    SimulationRun,
+    run_simulation,
+    simulation_report,
+    write_simulation_report,
+)
+from eval.tasks import (
+    AXIAL_TASKS,
+    RunOptions,
+    TaskName,
+    choose_units,
+    provenance,
+    run_axial,
+    run_open_coding,
+    setup_axial,
+    suggest_codes,
+)
 from groundcode.app import Groundcode, open_groundcode
 from groundcode.settings import Settings
 
@@ -49,3 +79,83 @@ def run_task(groundcode: Groundcode, task: TaskName, options: RunOptions) -> Rep
         options=options,
     )
     return axial_report(axial, info)
+
+
+def simulate(
+    options: SimulationOptions, base: Settings, data_dir: Path, out: Path
+) -> tuple[SimulationReport, list[Path]]:
+    """Simulate reviewing a seed task's units, or a user project's coded segments (read with ``base``), in an
+    embedded store in ``data_dir``, and write the report to ``out``."""
+    seed_task = next((task for task in AXIAL_TASKS if task.value == options.dataset), None)
+    project = None if seed_task else read_user_project(base, options.dataset)
+    # A user project's texts go to a remote model only with the user's consent (their settings say).
+    allow_remote = project is None or base.llm_allow_remote
+    groundcode = open_groundcode(options.settings(base, data_dir, allow_remote=allow_remote))
+    try:
+        if project is None:
+            assert seed_task is not None
+            run = _simulate_seed_task(groundcode, seed_task, options)
+        else:
+            run = _simulate_project(groundcode, project, options)
+    finally:
+        groundcode.close()
+    report = simulation_report(run, options)
+    return report, write_simulation_report(report, out)
+
+
+def _simulate_seed_task(groundcode: Groundcode, task: TaskName, options: SimulationOptions) -> SimulationRun:
+    file, build = AXIAL_TASKS[task]
+    dataset = build(load(file))
+    units = choose_units(dataset.units, seed=options.seed, limit=options.limit)
+    setup = setup_axial(groundcode, dataset, [unit.text for unit in units])
+    return run_simulation(
+        groundcode,
+        setup,
+        [unit.gold for unit in units],
+        steps=options.steps,
+        dataset=options.dataset,
+        description=dataset.description,
+        dataset_file=dataset.file,
+        dataset_version=dataset.version,
+    )
+
+
+def _simulate_project(groundcode: Groundcode, data: ProjectData, options: SimulationOptions) -> SimulationRun:
+    """The coded segments in source order; gold: the codes any researcher gave that the codebook has."""
+    units = [unit for unit in data.units if gold_codes(unit, data.codebook)][: options.limit]
+    setup = copy_project(groundcode, data, units)
+    return run_simulation(
+        groundcode,
+        setup,
+        [gold_codes(unit, data.codebook) for unit in units],
+        steps=options.steps,
+        dataset=options.dataset,
+        description=f"project {data.project.name!r}: its coded segments, gold: the codes researchers gave",
+    )
+
+
+def evaluate_project(
+    options: ProjectOptions, base: Settings, data_dir: Path, out: Path
+) -> tuple[ProjectReport, list[Path]]:
+    """Score a user project's human codings (read with ``base``) against each other and against suggestions
+    made in an embedded store in ``data_dir``; write the report to ``out``."""
+    data = read_user_project(base, options.project)
+    groundcode = open_groundcode(options.settings(base, data_dir, allow_remote=base.llm_allow_remote))
+    try:
+        setup = copy_project(groundcode, data, data.units)
+        suggestions = suggest_codes(groundcode, setup)
+        answers = model_answers(setup.segments, suggestions, setup.codebook)
+        info = ProjectInfo(provenance=provenance(groundcode, suggestions), options=options)
+    finally:
+        groundcode.close()
+    report = project_report(data.units, answers, data.codebook, info)
+    return report, write_project_report(report, out)
+
+
+def read_user_project(base: Settings, name: str) -> ProjectData:
+    """The project's codebook and human codings, from the user's database."""
+    groundcode = open_groundcode(base)
+    try:
+        return read_project(groundcode, name)
+    finally:
+        groundcode.close()

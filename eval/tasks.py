@@ -32,7 +32,7 @@ from eval.seeds import (
     subtheme_to_theme,
 )
 from groundcode.app import Groundcode
-from groundcode.domain import Code, Segment, SegmentUnit, Stage, Suggestion, derived_id
+from groundcode.domain import Code, Codebook, Project, Segment, SegmentUnit, Stage, Suggestion, derived_id
 from groundcode.settings import Settings
 from services.chunking.ingest import ReadOptions, import_file
 from services.chunking.segmenter import ChunkOptions
@@ -89,30 +89,28 @@ class OpenCodingRun(_Model):
     provenance: Provenance
 
 
-class RunOptions(_Model):
-    """How a task is run and scored, as given on the command line."""
+class BackendOptions(_Model):
+    """Which suggestion backend a run uses, as given on the command line."""
 
     backend: Literal["offline", "llm"] = "offline"
     model: str | None = None  # a litellm chat model; implies the llm backend
     api_base: str | None = None
     seed: int = 0  # the unit order, --limit's sample and the bootstrap
-    limit: int | None = Field(default=None, ge=1)
-    resamples: int = Field(default=1000, ge=1)
-    threshold: float | None = None  # open coding only; None: derived from the published concepts
 
-    def command_line(self, task: TaskName) -> str:
+    def command_line(self, command: str) -> str:
         """The command that reproduces the run (the report records it)."""
         flags = [
             f"--{name.replace('_', '-')} {value}"
             for name, value in self.model_dump().items()
             if value is not None
         ]
-        return " ".join(["groundcode eval", task.value, *flags])
+        return " ".join(["groundcode eval", command, *flags])
 
-    def settings(self, base: Settings, data_dir: Path) -> Settings:
+    def settings(self, base: Settings, data_dir: Path, *, allow_remote: bool = True) -> Settings:
         """``base`` with this backend and model, and an embedded database and vector store in ``data_dir``.
 
-        Remote models are allowed: the texts are published codebooks, not a participant's words.
+        Remote models are allowed by default: the seed texts are published codebooks, not a participant's
+        words. A user project's texts leave the machine only with the user's consent (``allow_remote``).
         """
         llm = {"llm_model": self.model, "llm_api_base": self.api_base}
         return base.model_copy(
@@ -122,10 +120,18 @@ class RunOptions(_Model):
                 "chroma_host": None,
                 "queue": "inprocess",
                 "suggestion_backend": "llm" if self.model else self.backend,
-                "llm_allow_remote": True,
+                "llm_allow_remote": allow_remote,
                 **{key: value for key, value in llm.items() if value is not None},
             }
         )
+
+
+class RunOptions(BackendOptions):
+    """How a task is run and scored, as given on the command line."""
+
+    limit: int | None = Field(default=None, ge=1)
+    resamples: int = Field(default=1000, ge=1)
+    threshold: float | None = None  # open coding only; None: derived from the published concepts
 
 
 def choose_units(units: Sequence[Unit], *, seed: int, limit: int | None = None) -> list[Unit]:
@@ -135,25 +141,24 @@ def choose_units(units: Sequence[Unit], *, seed: int, limit: int | None = None) 
     return chosen[:limit] if limit is not None else chosen
 
 
+class Setup(_Model):
+    """A project prepared in an evaluation database: its codebook (indexed), its sources (chunked and
+    indexed) and the segments that are the units, in the order they are scored or reviewed."""
+
+    project: Project
+    codebook: Codebook
+    source_ids: list[str]
+    segments: list[Segment]
+
+
 def run_axial(
     groundcode: Groundcode, dataset: AxialDataset, *, seed: int, limit: int | None = None
 ) -> AxialRun:
     """Suggest a parent for each unit of ``dataset`` through the suggest stage, every parent a candidate."""
     units = choose_units(dataset.units, seed=seed, limit=limit)
-    repository = groundcode.repository
-    project = repository.ensure_project(dataset.name)
-    codes = [
-        Code(id=derived_id("eval", dataset.name, parent.name), name=parent.name, definition=parent.definition)
-        for parent in dataset.parents
-    ]
-    codebook, _ = repository.save_codebook(project.id, dataset.name, codes)
-    source_id = _import_paragraphs(
-        groundcode, project.id, f"{dataset.name}.txt", [unit.text for unit in units]
-    )
-    groundcode.handlers()[Stage.INDEX_CODEBOOK](codebook.id)
-    suggestions = _suggest(groundcode, source_id, "deductive", candidates=len(codes))
-    names = {code.id: code.name for code in codebook.codes}
-    by_unit = _by_unit(repository.list_segments(source_id), [unit.text for unit in units], suggestions)
+    setup = setup_axial(groundcode, dataset, [unit.text for unit in units])
+    suggestions = suggest_codes(groundcode, setup)
+    names = {code.id: code.name for code in setup.codebook.codes}
     predictions = [
         Prediction(
             text=unit.text,
@@ -161,9 +166,39 @@ def run_axial(
             ranked=[names[s.code_id] for s in found if s.code_id],
             confidences=[s.confidence for s in found if s.code_id],
         )
-        for unit, found in zip(units, by_unit, strict=True)
+        for unit, found in zip(units, by_segment(setup.segments, suggestions), strict=True)
     ]
-    return AxialRun(dataset=dataset, predictions=predictions, provenance=_provenance(groundcode, suggestions))
+    return AxialRun(dataset=dataset, predictions=predictions, provenance=provenance(groundcode, suggestions))
+
+
+def setup_axial(groundcode: Groundcode, dataset: AxialDataset, texts: Sequence[str]) -> Setup:
+    """The parents of ``dataset`` as the codebook, and ``texts`` as one source of one paragraph each."""
+    repository = groundcode.repository
+    project = repository.ensure_project(dataset.name)
+    codes = [
+        Code(id=derived_id("eval", dataset.name, parent.name), name=parent.name, definition=parent.definition)
+        for parent in dataset.parents
+    ]
+    codebook, _ = repository.save_codebook(project.id, dataset.name, codes)
+    source_id = _import_paragraphs(groundcode, project.id, f"{dataset.name}.txt", texts)
+    groundcode.handlers()[Stage.INDEX_CODEBOOK](codebook.id)
+    segments = repository.list_segments(source_id)
+    if [segment.text for segment in segments] != list(texts):
+        raise ValueError("the evaluation texts were not chunked one paragraph per text")
+    return Setup(project=project, codebook=codebook, source_ids=[source_id], segments=segments)
+
+
+def suggest_codes(groundcode: Groundcode, setup: Setup, *, exemplars: int = 0) -> list[Suggestion]:
+    """The deductive suggest stage over the setup's sources, every code a candidate, with up to
+    ``exemplars`` similar coded segments per segment (none exist before a review)."""
+    candidates = len(setup.codebook.codes)
+    return [
+        suggestion
+        for source_id in setup.source_ids
+        for suggestion in _suggest(
+            groundcode, source_id, "deductive", candidates=candidates, exemplars=exemplars
+        )
+    ]
 
 
 def run_open_coding(groundcode: Groundcode, dataset: Dataset) -> OpenCodingRun:
@@ -187,7 +222,7 @@ def run_open_coding(groundcode: Groundcode, dataset: Dataset) -> OpenCodingRun:
         published=published,
         similarity=similarity.tolist(),
         published_similarity=(concepts @ concepts.T).tolist(),
-        provenance=_provenance(groundcode, suggestions),
+        provenance=provenance(groundcode, suggestions),
     )
 
 
@@ -210,11 +245,16 @@ def _import(groundcode: Groundcode, project_id: str, name: str, text: str, unit:
 
 
 def _suggest(
-    groundcode: Groundcode, source_id: str, mode: ModeSetting, *, candidates: int
+    groundcode: Groundcode, source_id: str, mode: ModeSetting, *, candidates: int, exemplars: int = 0
 ) -> list[Suggestion]:
-    """The suggest stage over the source, with every code a candidate and no exemplars (none exist)."""
+    """The suggest stage over the source with ``candidates`` codes and ``exemplars`` coded segments offered
+    per segment."""
     options = groundcode.settings.model_copy(
-        update={"suggestion_mode": mode, "suggestion_candidates": candidates, "suggestion_exemplars": 0}
+        update={
+            "suggestion_mode": mode,
+            "suggestion_candidates": candidates,
+            "suggestion_exemplars": exemplars,
+        }
     )
     suggest_source(
         groundcode.repository,
@@ -229,19 +269,15 @@ def _suggest(
     return [s for s in groundcode.suggestions.list_for_source(source_id) if s.mode == mode]
 
 
-def _by_unit(
-    segments: Sequence[Segment], texts: Sequence[str], suggestions: Sequence[Suggestion]
-) -> list[list[Suggestion]]:
-    """Each text's suggestions, best first: text ``i`` is segment ``i`` (one paragraph each)."""
-    if [segment.text for segment in segments] != list(texts):
-        raise ValueError("the evaluation texts were not chunked one paragraph per text")
+def by_segment(segments: Sequence[Segment], suggestions: Sequence[Suggestion]) -> list[list[Suggestion]]:
+    """Each segment's suggestions, best first (none for a segment not among ``segments``). Pure."""
     found: dict[str, list[Suggestion]] = {segment.id: [] for segment in segments}
     for suggestion in sorted(suggestions, key=lambda s: s.rank):
-        found[suggestion.segment_id].append(suggestion)
+        found.get(suggestion.segment_id, []).append(suggestion)
     return [found[segment.id] for segment in segments]
 
 
-def _provenance(groundcode: Groundcode, suggestions: Sequence[Suggestion]) -> Provenance:
+def provenance(groundcode: Groundcode, suggestions: Sequence[Suggestion]) -> Provenance:
     settings: Settings = groundcode.settings
     models = ", ".join(sorted({s.model for s in suggestions if s.model}))
     configured = settings.llm_model if settings.suggestion_backend == "llm" else None

@@ -94,6 +94,14 @@ def test_coders_who_always_agree_on_several_categories_score_one() -> None:
     assert gwet_ac1(ratings) == pytest.approx(1.0)
 
 
+def test_coders_who_never_rate_the_same_unit_have_no_agreement_to_measure() -> None:
+    ratings = [["a", None, "b"], [None, "b", None]]
+
+    assert math.isnan(cohen_kappa(ratings[0], ratings[1]))
+    assert math.isnan(krippendorff_alpha(ratings))
+    assert math.isnan(gwet_ac1(ratings))
+
+
 def test_a_single_category_leaves_kappa_and_alpha_undefined_but_not_ac1() -> None:
     ratings = [["a", "a", "a"], ["a", "a", "a"]]
 

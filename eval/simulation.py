@@ -1,0 +1,470 @@
+"""Simulated adjudication: a dataset replayed through the real adjudication service by a simulated researcher,
+with its decisions fed back the way a researcher's are, to measure whether review gets faster.
+
+The researcher reviews the units in order. On each it reads the ranked candidates (``segment_view``), accepts
+the first whose code is gold, after rejecting (``wrong_code``) the wrong ones above it; when no candidate is
+gold it rejects them all and codes the first gold code by hand (``CodeRequest``, the whole segment). One
+coding per unit. After each step (the first 10 %, 20 %, ... of the units) the learn stage runs for the step's
+decisions (accepted and hand-made codings become exemplars; decisions on suggestions train the offline
+backend) and the suggest stage runs again, before the next step is reviewed.
+
+The learning curve is the accuracy of the top suggestion on the units not reviewed yet, after each step,
+next to the accuracy the *first* suggestions had on those same units: the difference is what was learnt,
+not which units happen to remain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from eval import plots
+from eval.metrics import Estimate, Number, bootstrap
+from eval.report import ReportInfo, estimate_cells, number, provenance_rows, write_files
+from eval.tasks import BackendOptions, Provenance, Setup, provenance, suggest_codes
+from groundcode.app import Groundcode
+from groundcode.domain import Access, Role, Segment, Stage
+from services.adjudication.models import (
+    AcceptRequest,
+    CandidateView,
+    CodeRequest,
+    DecideRequest,
+    RejectRequest,
+    ReviewFilter,
+)
+
+RESEARCHER = "simulated-researcher"
+EVERY_SEGMENT = ReviewFilter(status="all")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SimulationOptions(BackendOptions):
+    """How a simulated review is run, as given on the command line."""
+
+    dataset: str  # a seed task or a user project
+    steps: int = Field(default=10, ge=1)
+    limit: int | None = Field(default=None, ge=1)
+    resamples: int = Field(default=1000, ge=1)
+
+
+class Choice(_Model):
+    """What the researcher does with a segment's shown candidates (indices into them)."""
+
+    rejected: list[int]
+    accepted: int | None  # None: no candidate is gold, the gold code is coded by hand
+
+    @property
+    def decisions(self) -> int:
+        return len(self.rejected) + 1
+
+
+def choose(shown: Sequence[str], gold: Collection[str]) -> Choice:
+    """Accept the first gold candidate after rejecting those above it; else reject all. Pure."""
+    for index, name in enumerate(shown):
+        if name in gold:
+            return Choice(rejected=list(range(index)), accepted=index)
+    return Choice(rejected=list(range(len(shown))), accepted=None)
+
+
+def step_ends(units: int, steps: int) -> list[int]:
+    """Where each step ends: the first ``k/steps`` of the units, rounded up (empty steps left out). Pure."""
+    return list(dict.fromkeys(-(-units * step // steps) for step in range(1, steps + 1) if units))
+
+
+class Reviewed(_Model):
+    """One unit as the simulated researcher reviewed it."""
+
+    segment_id: str
+    text: str
+    gold: list[str]
+    step: int  # 1-based
+    shown: list[str]  # the candidates' codes, in the order shown at review
+    initially_shown: list[str]  # what the first suggestions (before any review) showed
+    accepted_rank: int | None  # 1-based; None: coded by hand
+
+
+class CurvePoint(_Model):
+    """The top suggestions on the units not reviewed yet, after a step (step 0: before any review)."""
+
+    step: int
+    reviewed: int
+    remaining: int
+    top_accuracy: Number  # of the suggestions after learning from the reviewed units
+    initial_top_accuracy: Number  # of the first suggestions on the same units
+
+
+class SimulationRun(_Model):
+    dataset: str
+    description: str
+    dataset_file: str | None  # None for a user project
+    dataset_version: str | None
+    codes: list[str]
+    reviewed: list[Reviewed]
+    curve: list[CurvePoint]
+    provenance: Provenance
+
+
+def run_simulation(
+    groundcode: Groundcode,
+    setup: Setup,
+    gold: Sequence[Sequence[str]],
+    *,
+    steps: int,
+    dataset: str,
+    description: str,
+    dataset_file: str | None = None,
+    dataset_version: str | None = None,
+) -> SimulationRun:
+    """Review ``setup``'s segments (unit ``i`` has gold codes ``gold[i]``) in ``steps`` steps, learning and
+    suggesting again between steps through the stage handlers."""
+    if len(gold) != len(setup.segments):
+        raise ValueError("every segment needs its gold codes")
+    user = groundcode.accounts.add_user(RESEARCHER)
+    groundcode.accounts.set_member(setup.project.id, user.id, Role.CODER)
+    who = Access(project=setup.project, user=user, role=Role.CODER)
+    code_ids = {code.name: code.id for code in setup.codebook.codes}
+    exemplars = groundcode.settings.suggestion_exemplars
+    suggestions = suggest_codes(groundcode, setup, exemplars=exemplars)
+    initial = [_shown(groundcode, who, segment.id) for segment in setup.segments]
+    curve = [_point(0, 0, gold, initial, initial)]
+    reviewed: list[Reviewed] = []
+    begin = 0
+    for step, end in enumerate(step_ends(len(setup.segments), steps), start=1):
+        decision_ids: list[str] = []
+        for index in range(begin, end):
+            segment, codes = setup.segments[index], gold[index]
+            shown = _candidates(groundcode, who, segment.id)
+            choice = choose([c.code_name for c in shown], codes)
+            decision_ids += _review(groundcode, who, segment, shown, choice, code_ids[codes[0]])
+            reviewed.append(
+                Reviewed(
+                    segment_id=segment.id,
+                    text=segment.text,
+                    gold=list(codes),
+                    step=step,
+                    shown=[c.code_name for c in shown],
+                    initially_shown=initial[index],
+                    accepted_rank=None if choice.accepted is None else choice.accepted + 1,
+                )
+            )
+        begin = end
+        if end == len(setup.segments):
+            break
+        handlers = groundcode.handlers()
+        for decision_id in decision_ids:
+            handlers[Stage.LEARN](decision_id)
+        suggestions += suggest_codes(groundcode, setup, exemplars=exemplars)
+        now = [_shown(groundcode, who, segment.id) for segment in setup.segments[end:]]
+        curve.append(_point(step, end, gold, now, initial))
+    return SimulationRun(
+        dataset=dataset,
+        description=description,
+        dataset_file=dataset_file,
+        dataset_version=dataset_version,
+        codes=list(code_ids),
+        reviewed=reviewed,
+        curve=curve,
+        provenance=provenance(groundcode, suggestions),
+    )
+
+
+def _candidates(groundcode: Groundcode, who: Access, segment_id: str) -> list[CandidateView]:
+    """The segment's candidate codes, in the order the review page shows them."""
+    view = groundcode.adjudication.segment_view(who, EVERY_SEGMENT, segment_id)
+    assert view is not None  # a named segment always has a view
+    return [c for c in view.candidates if c.mode == "deductive" and c.code_id is not None]
+
+
+def _shown(groundcode: Groundcode, who: Access, segment_id: str) -> list[str]:
+    return [candidate.code_name for candidate in _candidates(groundcode, who, segment_id)]
+
+
+def _review(
+    groundcode: Groundcode,
+    who: Access,
+    segment: Segment,
+    shown: Sequence[CandidateView],
+    choice: Choice,
+    hand_code_id: str,
+) -> list[str]:
+    """Make the choice's decisions on the segment, one after the other as on the review page (each on the
+    version the one before left); returns their ids."""
+    requests: list[DecideRequest] = [
+        RejectRequest(suggestion_id=shown[index].suggestion_id, reason="wrong_code", version=0)
+        for index in choice.rejected
+    ]
+    if choice.accepted is not None:
+        requests.append(AcceptRequest(suggestion_ids=[shown[choice.accepted].suggestion_id], version=0))
+    else:
+        requests.append(
+            CodeRequest(
+                segment_id=segment.id, code_id=hand_code_id, start=segment.start, end=segment.end, version=0
+            )
+        )
+    version = 0
+    decided: list[str] = []
+    for request in requests:
+        outcome = groundcode.adjudication.decide(who, request.model_copy(update={"version": version}))
+        version = outcome.result.version
+        decided += [decision.id for decision in outcome.result.decisions]
+    return decided
+
+
+def _point(
+    step: int,
+    reviewed: int,
+    gold: Sequence[Sequence[str]],
+    shown: Sequence[Sequence[str]],
+    initial: Sequence[Sequence[str]],
+) -> CurvePoint:
+    """The curve after ``step``: ``shown`` are the candidates of the units from ``reviewed`` on."""
+    remaining = gold[reviewed:]
+    return CurvePoint(
+        step=step,
+        reviewed=reviewed,
+        remaining=len(remaining),
+        top_accuracy=_top_accuracy(remaining, shown),
+        initial_top_accuracy=_top_accuracy(remaining, initial[reviewed:]),
+    )
+
+
+def _top_accuracy(gold: Sequence[Sequence[str]], shown: Sequence[Sequence[str]]) -> float:
+    hits = [bool(names) and names[0] in codes for codes, names in zip(gold, shown, strict=True)]
+    return sum(hits) / len(hits) if hits else math.nan
+
+
+# Scores
+
+
+class ReviewCost(_Model):
+    """What reviewing some units took: every unit ends with one coding, accepted or made by hand."""
+
+    units: int
+    decisions: int
+    accepted: int
+    rejected: int
+    coded_by_hand: int
+    accept_rate: Number  # units where a shown candidate was accepted
+    decisions_per_unit: Number
+    mean_accepted_rank: Number
+    accepted_ranks: dict[int, int]  # rank of the accepted candidate -> units
+
+
+def review_cost(choices: Sequence[Choice]) -> ReviewCost:
+    """The cost of the researcher's choices on some units. Pure."""
+    ranks = [choice.accepted + 1 for choice in choices if choice.accepted is not None]
+    decisions = sum(choice.decisions for choice in choices)
+    units = len(choices)
+    return ReviewCost(
+        units=units,
+        decisions=decisions,
+        accepted=len(ranks),
+        rejected=decisions - units,
+        coded_by_hand=units - len(ranks),
+        accept_rate=len(ranks) / units if units else math.nan,
+        decisions_per_unit=decisions / units if units else math.nan,
+        mean_accepted_rank=sum(ranks) / len(ranks) if ranks else math.nan,
+        accepted_ranks=dict(sorted(Counter(ranks).items())),
+    )
+
+
+class Costs(_Model):
+    """The review as it went (suggestions learnt from the units reviewed before), and what it would have
+    cost with the first suggestions, made before any decision, on the same units."""
+
+    learning: ReviewCost
+    first: ReviewCost
+
+
+class StepScores(Costs):
+    step: int
+
+
+class SimulationScores(Costs):
+    # Learning's effect, unit by unit against the first suggestions, with 95% bootstrap intervals over units.
+    accept_rate_gain: Estimate  # > 0: more units accepted
+    decisions_saved_per_unit: Estimate  # > 0: fewer decisions
+    per_step: list[StepScores]
+    curve: list[CurvePoint]
+
+
+def simulation_scores(run: SimulationRun, *, seed: int, resamples: int) -> SimulationScores:
+    """Review costs overall and per step, what learning changed, and the learning curve. Pure."""
+    reviewed = run.reviewed
+    learning = [choose(item.shown, item.gold) for item in reviewed]
+    first = [choose(item.initially_shown, item.gold) for item in reviewed]
+    accepted = [
+        (a.accepted is not None) - (b.accepted is not None) for a, b in zip(learning, first, strict=True)
+    ]
+    saved = [b.decisions - a.decisions for a, b in zip(learning, first, strict=True)]
+
+    def mean_of(values: Sequence[int]) -> Estimate:
+        return bootstrap(
+            lambda units: sum(values[unit] for unit in units) / len(units) if units else math.nan,
+            len(values),
+            seed=seed,
+            resamples=resamples,
+        )
+
+    return SimulationScores(
+        **_costs(reviewed),
+        accept_rate_gain=mean_of(accepted),
+        decisions_saved_per_unit=mean_of(saved),
+        per_step=[
+            StepScores(step=step, **_costs([item for item in reviewed if item.step == step]))
+            for step in sorted({item.step for item in reviewed})
+        ],
+        curve=run.curve,
+    )
+
+
+def _costs(reviewed: Sequence[Reviewed]) -> dict[str, ReviewCost]:
+    return {
+        "learning": review_cost([choose(item.shown, item.gold) for item in reviewed]),
+        "first": review_cost([choose(item.initially_shown, item.gold) for item in reviewed]),
+    }
+
+
+# Report
+
+
+class SimulationInfo(ReportInfo):
+    options: SimulationOptions
+
+
+class SimulationReport(_Model):
+    kind: Literal["simulated-review"] = "simulated-review"
+    info: SimulationInfo
+    codes: list[str]
+    scores: SimulationScores
+    reviewed: list[Reviewed]
+
+
+def simulation_report(run: SimulationRun, options: SimulationOptions) -> SimulationReport:
+    info = SimulationInfo(
+        description=run.description,
+        dataset_file=run.dataset_file,
+        dataset_version=run.dataset_version,
+        provenance=run.provenance,
+        options=options,
+    )
+    return SimulationReport(
+        info=info,
+        codes=run.codes,
+        scores=simulation_scores(run, seed=options.seed, resamples=options.resamples),
+        reviewed=run.reviewed,
+    )
+
+
+def headline(report: SimulationReport) -> list[tuple[str, str, str]]:
+    """The main numbers as (metric, as the review went, with the first suggestions only) rows."""
+    scores = report.scores
+    learning, first = scores.learning, scores.first
+    before, last = scores.curve[0], scores.curve[-1]
+
+    def ranks(cost: ReviewCost) -> str:
+        return ", ".join(f"{rank}: {count}" for rank, count in cost.accepted_ranks.items()) or "none"
+
+    return [
+        ("units reviewed", str(learning.units), f"in {len(scores.per_step)} steps"),
+        ("accept rate", number(learning.accept_rate), number(first.accept_rate)),
+        ("decisions per unit", number(learning.decisions_per_unit), number(first.decisions_per_unit)),
+        ("accept rate gained by learning", *_gain(scores.accept_rate_gain)),
+        ("decisions saved per unit by learning", *_gain(scores.decisions_saved_per_unit)),
+        *(
+            (label, f"{getattr(learning, name)}", f"{getattr(first, name)}")
+            for label, name in (
+                ("decisions", "decisions"),
+                ("accepted", "accepted"),
+                ("rejected", "rejected"),
+                ("coded by hand", "coded_by_hand"),
+            )
+        ),
+        (
+            "mean rank of the accepted candidate",
+            number(learning.mean_accepted_rank),
+            number(first.mean_accepted_rank),
+        ),
+        ("accepted candidates by rank", ranks(learning), ranks(first)),
+        (
+            f"top-suggestion accuracy on the last {last.remaining} units",
+            number(last.top_accuracy),
+            number(last.initial_top_accuracy),
+        ),
+        (f"top-suggestion accuracy on all {before.remaining} units", "", number(before.top_accuracy)),
+    ]
+
+
+def _gain(estimate: Estimate) -> tuple[str, str]:
+    value, interval = estimate_cells(estimate)
+    return value, f"95% interval {interval}"
+
+
+def to_markdown(report: SimulationReport) -> str:
+    info, scores = report.info, report.scores
+    dataset = (
+        f"`{info.dataset_file}`, version `{info.dataset_version}`"
+        if info.dataset_file
+        else f"project {info.options.dataset!r}"
+    )
+    lines = [
+        f"# Simulated review: {info.options.dataset}",
+        "",
+        info.description,
+        "",
+        "| | |",
+        "|---|---|",
+        f"| dataset | {dataset} |",
+        *provenance_rows(info.provenance),
+        f"| seed | {info.options.seed} |",
+        f"| command | `{info.options.command_line('simulate-review')}` |",
+        f"| created | {info.created_at:%Y-%m-%d %H:%M} UTC |",
+        "",
+        "A simulated researcher reviews the units in order, accepting the first gold candidate after",
+        "rejecting those above it, or coding the gold code by hand when no candidate is gold; between steps",
+        "its decisions go through the learn stage and the suggest stage runs again. *First suggestions",
+        "only*: what the same review would have cost with the suggestions made before any decision.",
+        "",
+        "| metric | with learning | first suggestions only, or note |",
+        "|---|---|---|",
+        *(f"| {metric} | {value} | {note} |" for metric, value, note in headline(report)),
+        "",
+        "## Per step",
+        "",
+        "| step | units | accept rate | (first suggestions) | decisions per unit | (first suggestions) |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {item.step} | {item.learning.units} | {number(item.learning.accept_rate)} | "
+            f"{number(item.first.accept_rate)} | {number(item.learning.decisions_per_unit)} | "
+            f"{number(item.first.decisions_per_unit)} |"
+            for item in scores.per_step
+        ),
+        "",
+        "## Learning curve: the top suggestion on the units not reviewed yet",
+        "",
+        "| after step | reviewed | remaining | accuracy | accuracy of the first suggestions |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {point.step} | {point.reviewed} | {point.remaining} | {number(point.top_accuracy)} | "
+            f"{number(point.initial_top_accuracy)} |"
+            for point in scores.curve
+        ),
+        "",
+        "![learning curve](learning_curve.png)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_simulation_report(report: SimulationReport, folder: Path) -> list[Path]:
+    """``report.md``, ``report.json`` and ``learning_curve.png`` in ``folder``."""
+    written = write_files(report, to_markdown(report), folder)
+    scores = report.scores
+    return [*written, plots.learning_curve_png(scores.curve, scores.per_step, folder / "learning_curve.png")]

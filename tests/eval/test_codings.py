@@ -1,0 +1,353 @@
+"""Human codings from CSV files, and a project with two human coders scored against each other and the model,
+the values checked against ``eval.metrics`` on the same labels."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eval.codings import CodingsFileError, import_codings, parse_codings
+from eval.metrics import cohen_kappa, gwet_ac1, krippendorff_alpha, multilabel_f1
+from eval.projects import (
+    MODEL,
+    ModelSuggestion,
+    ProjectInfo,
+    ProjectOptions,
+    copy_project,
+    human_ratings,
+    model_answers,
+    project_report,
+    read_project,
+    score_project,
+)
+from eval.tasks import RunOptions, provenance, suggest_codes
+from groundcode.app import Groundcode, open_groundcode
+from groundcode.cli import app
+from groundcode.codebook_io import parse_codebook
+from groundcode.domain import DecisionKind, Project, Role, SegmentUnit, Stage
+from groundcode.interchange.projects import import_project
+from groundcode.interchange.refiqda import read_project as read_qda
+from groundcode.interchange.refiqda import write_project
+from groundcode.settings import Settings
+from groundcode.storage.suggestions import SuggestionFilter
+from services.chunking.ingest import ReadOptions, import_file
+from services.chunking.segmenter import ChunkOptions
+from services.retrieval.embeddings import LocalE5Embedder
+from tests.adjudication.conftest import CODEBOOK, ENGLISH, PERSIAN
+from tests.interchange.support import TEXT, TRUST_QUOTE, persian_project
+
+BUDGET = "The budget was cut again this year, so the new servers were never bought."
+LETTERS = "We still send letters and attach files to emails between the agencies."
+PORTAL = "Nobody trusts the new portal after the data leak last spring."
+LAW = "The legal department says there is no legal basis for sharing the registry data."
+FUNDING = "Funding for maintenance is always the first thing cut from the annual budget."
+# Stored with Persian yeh and half-spaces; written here with an Arabic yeh (جديد) and without a half-space.
+PERSIAN_TRUST = "مردم به سامانه جديد اعتماد ندارند"
+PERSIAN_BUDGET = "بودجه پروژههای دیجیتال هر سال کم میشود"
+
+
+def csv_bytes(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def prepare_study(settings: Settings) -> None:
+    """Project "study": the English and Persian interviews chunked by turn, and the four-code codebook."""
+    groundcode = open_groundcode(settings)
+    try:
+        project = groundcode.repository.ensure_project("study")
+        for name, text in (("en.txt", ENGLISH), ("fa.txt", PERSIAN)):
+            result = import_file(
+                groundcode.repository,
+                project.id,
+                name,
+                text.encode("utf-8"),
+                ChunkOptions(unit=SegmentUnit.TURN),
+                ReadOptions(max_bytes=10**6),
+            )
+            assert result.source_id is not None
+            groundcode.handlers()[Stage.CHUNK](result.source_id)
+        groundcode.repository.save_codebook(
+            project.id, "themes", parse_codebook("codebook.yaml", CODEBOOK, namespace=project.id)
+        )
+    finally:
+        groundcode.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    prepared = RunOptions().settings(Settings(), tmp_path / "user-data")
+    prepare_study(prepared)
+    return prepared
+
+
+@pytest.fixture
+def study(settings: Settings) -> Iterator[tuple[Groundcode, Project]]:
+    groundcode = open_groundcode(settings)
+    yield groundcode, groundcode.repository.get_project("study")
+    groundcode.close()
+
+
+def test_rows_are_located_exactly_or_in_the_normalised_view_and_the_rest_reported(
+    study: tuple[Groundcode, Project],
+) -> None:
+    groundcode, project = study
+    data = csv_bytes(
+        [
+            ["Text", "Code", "Coder", "Source", "comment"],
+            [BUDGET, "Budget constraints", "alice", "", "ignored column"],
+            [
+                f"  {PORTAL}  ",
+                "trust",
+                "alice",
+                "en",
+                "",
+            ],  # code matched without case, source without extension
+            [PERSIAN_TRUST, "Trust", "alice", "fa.txt", ""],
+            [PERSIAN_BUDGET, "Budget constraints", "bob", "", ""],
+            ["budget", "Budget constraints", "bob", "", ""],  # twice in en.txt
+            ["This sentence is in no interview.", "Trust", "bob", "", ""],
+            [LETTERS, "Paperwork", "bob", "nowhere.txt", ""],  # no such source
+            [LAW, "Paperwork", "bob", "", ""],  # a code the codebook lacks
+        ]
+    )
+
+    result = import_codings(groundcode, project, data, where="codings.csv")
+
+    assert (result.rows, result.located, result.normalized) == (8, 5, 2)
+    assert [(u.row, u.reason) for u in result.unlocated] == [
+        (6, "the text is 2 times in the project's sources (a source column can say which)"),
+        (7, "the text is not in the project's sources"),
+        (8, "the project has no source named 'nowhere.txt'"),
+    ]
+    assert result.new_codes == ["Paperwork"] and sorted(result.new_accounts) == ["alice", "bob"]
+    codebook = groundcode.repository.latest_codebook(project.id)
+    assert codebook is not None and codebook.version == 2 and codebook.codes[-1].name == "Paperwork"
+    assert result.codebook_id == codebook.id
+    decisions = groundcode.decisions.list(project.id)
+    assert [d.id for d in decisions] == result.stored and {d.kind for d in decisions} == {DecisionKind.CODE}
+    sources = {s.id: s for s in groundcode.repository.list_sources(project.id)}
+    names = {code.id: code.name for code in codebook.codes}
+    coded = [(sources[d.source_id or ""].text[d.start : d.end], names[d.code_id or ""]) for d in decisions]
+    assert coded == [
+        (BUDGET, "Budget constraints"),
+        (PORTAL, "Trust"),
+        ("مردم به سامانه جدید اعتماد ندارند", "Trust"),  # the stored spelling, at its exact offsets
+        ("بودجه پروژه\u200cهای دیجیتال هر سال کم می\u200cشود", "Budget constraints"),
+        (LAW, "Paperwork"),
+    ]
+    for decision in decisions:  # each on the segment that contains its span
+        segment = groundcode.repository.get_segment(decision.segment_id or "")
+        assert segment.start <= (decision.start or 0) < (decision.end or 0) <= segment.end
+    accounts = groundcode.accounts
+    for username in ("alice", "bob"):
+        user = accounts.get_user(username)
+        assert accounts.role(project.id, user.id) == Role.CODER
+        assert accounts.check_password(username, "anything at all") is None  # no password
+
+    again = import_codings(groundcode, project, data, where="codings.csv")
+    assert (again.stored, again.known, again.new_codes, again.new_accounts) == ([], 5, [], [])
+    assert len(groundcode.decisions.list(project.id)) == 5
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (csv_bytes([["text", "coder"], [BUDGET, "alice"]]), "no code column"),
+        (
+            csv_bytes([["text", "code", "coder"], [BUDGET, "Trust", "alice"], [PORTAL, "", "bob"]]),
+            "row 3: no code",
+        ),
+        (csv_bytes([["text", "code"], [BUDGET, "Trust"]]), "row 2: no coder (add a coder column or --coder)"),
+        (csv_bytes([["text", "code", "coder"], [BUDGET, "Trust", "Alice Smith"]]), "is not a username"),
+        (csv_bytes([["text", "code", "coder"], [BUDGET, "Trust"]]), "row 2: 2 fields, the header has 3"),
+        (BUDGET.encode("utf-16"), "not a UTF-8 CSV file"),
+        (b"", "the file is empty"),
+    ],
+    ids=["no-code-column", "empty-code", "no-coder", "bad-username", "short-row", "utf-16", "empty"],
+)
+def test_a_malformed_file_stores_nothing(
+    study: tuple[Groundcode, Project], data: bytes, problem: str
+) -> None:
+    groundcode, project = study
+    # The first rows are fine: a malformed row further down still stops the whole file.
+    with pytest.raises(CodingsFileError, match=re.escape(problem)):
+        import_codings(groundcode, project, data, where="codings.csv")
+
+    assert groundcode.decisions.list(project.id) == [] and groundcode.accounts.list_users() == []
+    codebook = groundcode.repository.latest_codebook(project.id)
+    assert codebook is not None and codebook.version == 1
+
+
+def test_strict_refuses_codes_the_codebook_lacks(study: tuple[Groundcode, Project]) -> None:
+    groundcode, project = study
+    data = csv_bytes([["text", "code"], [BUDGET, "Budget constraints"], [LAW, "Paperwork"]])
+
+    with pytest.raises(CodingsFileError, match="codes not in the codebook: Paperwork"):
+        import_codings(groundcode, project, data, where="codings.csv", default_coder="carol", strict=True)
+
+    assert groundcode.decisions.list(project.id) == [] and groundcode.accounts.list_users() == []
+    assert [row.coder for row in parse_codings(data, default_coder="carol", where="x")] == ["carol", "carol"]
+
+
+ALICE = [[BUDGET, "Budget constraints"], [LETTERS, "Inter-agency data sharing"], [PORTAL, "Trust"]]
+ALICE += [[LAW, "Legal barriers"], [FUNDING, "Budget constraints"], [FUNDING, "Legal barriers"]]
+# Bob leaves the funding turn out, calls the law turn data sharing, and codes only part of the budget turn.
+BOB = [["The budget was cut again this year", "Budget constraints"], [LETTERS, "Inter-agency data sharing"]]
+BOB += [[PORTAL, "Trust"], [LAW, "Inter-agency data sharing"]]
+
+
+def code_both(groundcode: Groundcode, project: Project) -> None:
+    for coder, rows in (("alice", ALICE), ("bob", BOB)):
+        data = csv_bytes([["text", "code", "coder"], *([*row, coder] for row in rows)])
+        assert not import_codings(groundcode, project, data, where=f"{coder}.csv").unlocated
+
+
+def test_two_researchers_and_the_model_scored_with_the_metrics_on_the_same_labels(
+    study: tuple[Groundcode, Project], tmp_path: Path, e5: LocalE5Embedder
+) -> None:
+    groundcode, project = study
+    code_both(groundcode, project)
+    data = read_project(groundcode, "study")
+    evaluation = open_groundcode(RunOptions().settings(Settings(), tmp_path / "eval-data"))
+    evaluation.embedder = e5
+    try:
+        setup = copy_project(evaluation, data, data.units)
+        suggestions = suggest_codes(evaluation, setup)
+        answers = model_answers(setup.segments, suggestions, setup.codebook)
+        options = ProjectOptions(project="study", resamples=50, seed=1)
+        info = ProjectInfo(provenance=provenance(evaluation, suggestions), options=options)
+    finally:
+        evaluation.close()
+
+    report = project_report(data.units, answers, data.codebook, info)
+
+    assert [unit.text for unit in data.units] == [BUDGET, LETTERS, PORTAL, LAW, FUNDING]
+    assert [segment.id for segment in setup.segments] == [unit.segment_id for unit in data.units]
+    alice = [
+        "Budget constraints",
+        "Inter-agency data sharing",
+        "Trust",
+        "Legal barriers",
+        "Budget constraints",
+    ]
+    bob = ["Budget constraints", "Inter-agency data sharing", "Trust", "Inter-agency data sharing", None]
+    model = [found[0].code if found else None for found in answers]
+    assert all(model)  # the offline backend suggests for every unit of a batch this small
+    scores = report.scores
+    pairs = {(pair.first, pair.second): pair for pair in scores.pairs}
+    assert list(pairs) == [("alice", "bob"), ("alice", MODEL), ("bob", MODEL)]
+    codes = [code.name for code in data.codebook.codes]
+    both = [0, 1, 2, 3]  # the units alice and bob both coded
+    human = pairs[("alice", "bob")]
+    assert human.units == 4
+    assert human.cohen_kappa.value == pytest.approx(cohen_kappa(alice, bob))
+    assert human.krippendorff_alpha.value == pytest.approx(krippendorff_alpha([alice[:4], bob[:4]]))
+    assert human.gwet_ac1.value == pytest.approx(gwet_ac1([alice[:4], bob[:4]], codes))
+    alice_sets = [[a] for a in alice[:4]] + [["Budget constraints", "Legal barriers"]]
+    bob_sets = [[b] for b in bob[:4]]
+    assert human.f1.value == pytest.approx(
+        multilabel_f1([alice_sets[u] for u in both], bob_sets, codes, "micro")
+    )
+    # Span IoU on the (unit, code) pairs both coded: the partial budget coding, and two whole turns.
+    partial = len("The budget was cut again this year") / len(BUDGET)
+    assert (human.span_pairs, human.span_iou) == (3, pytest.approx((partial + 1 + 1) / 3))
+    with_model = pairs[("alice", MODEL)]
+    assert with_model.units == 5
+    assert with_model.cohen_kappa.value == pytest.approx(cohen_kappa(alice, model))
+    assert with_model.gwet_ac1.value == pytest.approx(gwet_ac1([alice, model], codes))
+    assert with_model.f1.value == pytest.approx(
+        multilabel_f1(alice_sets, [[m] for m in model], codes, "micro")
+    )
+    assert pairs[("bob", MODEL)].units == 4
+    assert scores.alpha_all.value == pytest.approx(krippendorff_alpha([alice, bob, model]))
+    assert scores.alpha_humans.value == pytest.approx(krippendorff_alpha([alice, bob]))
+    assert [(c.coder, c.units, c.codings, c.whole_segment) for c in scores.coders] == [
+        ("alice", 5, 6, 6),
+        ("bob", 4, 4, 3),
+    ]
+
+
+def test_codings_import_and_eval_project_on_the_command_line(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GROUNDCODE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    runner = CliRunner()
+    alice = tmp_path / "alice.csv"
+    alice.write_bytes(csv_bytes([["text", "code"], *ALICE, ["not in any interview", "Trust"]]))
+    bob = tmp_path / "bob.csv"
+    bob.write_bytes(csv_bytes([["text", "code", "coder"], *([*row, "bob"] for row in BOB)]))
+
+    malformed = runner.invoke(app, ["codings", "import", str(alice), "-p", "study"])
+    assert (
+        malformed.exit_code == 1 and "nothing imported" in malformed.output and "no coder" in malformed.output
+    )
+    imported = runner.invoke(app, ["codings", "import", str(alice), "-p", "study", "--coder", "alice"])
+    assert imported.exit_code == 0, imported.output
+    assert "codings: 6 imported" in imported.output and "row 8 not imported" in imported.output
+    assert runner.invoke(app, ["codings", "import", str(bob), "-p", "study"]).exit_code == 0
+
+    result = runner.invoke(app, ["eval", "project", "-p", "study", "--resamples", "20"])
+
+    assert result.exit_code == 0, result.output
+    assert "alice" in result.output and MODEL in result.output and "Krippendorff's alpha" in result.output
+    folder = tmp_path / "eval-reports" / "project" / "study"
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert report["scores"]["units"] == 5 and len(report["scores"]["pairs"]) == 3
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    assert "groundcode eval project --backend offline --seed 0 --project study --resamples 20" in markdown
+    simulated = runner.invoke(
+        app, ["eval", "simulate-review", "--dataset", "study", "--steps", "2", "--resamples", "20"]
+    )
+    assert simulated.exit_code == 0, simulated.output
+    review = json.loads(
+        (tmp_path / "eval-reports" / "simulate-review" / "study" / "report.json").read_text(encoding="utf-8")
+    )
+    # Gold: the codes either researcher gave; one coding per unit.
+    assert [r["gold"] for r in review["reviewed"]] == [
+        ["Budget constraints"],
+        ["Inter-agency data sharing"],
+        ["Trust"],
+        ["Inter-agency data sharing", "Legal barriers"],
+        ["Budget constraints", "Legal barriers"],
+    ]
+    cost = review["scores"]["learning"]
+    assert cost["units"] == 5 and cost["accepted"] + cost["coded_by_hand"] == 5
+    assert [point["reviewed"] for point in review["scores"]["curve"]] == [0, 3]
+    assert runner.invoke(app, ["eval", "simulate-review", "--dataset", "nope"]).exit_code == 1
+    with closing(open_groundcode(settings)) as groundcode:  # the user's project was only read
+        project = groundcode.repository.get_project("study")
+        assert groundcode.suggestions.matching(project.id, SuggestionFilter()) == []
+
+
+def test_a_refi_qda_project_is_read_and_scored_the_same_way(settings: Settings) -> None:
+    """Codings imported from REFI-QDA are human codings (``Decision(kind=CODE)``) like the CSV's."""
+    groundcode = open_groundcode(settings)
+    try:
+        qda = read_qda(write_project(persian_project()))
+        import_project(groundcode, "fa", qda, ChunkOptions(), where="fa.qdpx")
+        data = read_project(groundcode, "fa")
+    finally:
+        groundcode.close()
+
+    coded = [(c.coder, c.code, TEXT[c.start : c.end]) for unit in data.units for c in unit.codings]
+    assert sorted(coded) == [("Sara", "اعتماد", TRUST_QUOTE), ("رضا", "شفافیت", "شفافیت")]
+    answers = [[ModelSuggestion(code="اعتماد", confidence=0.9, start=u.start, end=u.end)] for u in data.units]
+    scores = score_project(data.units, answers, ["اعتماد", "شفافیت"], threshold=None, seed=0, resamples=20)
+    pairs = {(pair.first, pair.second): pair for pair in scores.pairs}
+    assert pairs[("Sara", "رضا")].units == 0  # they coded different turns: no ceiling to compare with
+    assert pairs[("Sara", MODEL)].units == 1 and pairs[("Sara", MODEL)].f1.value == 1.0
+    labels = {coder: human_ratings(data.units, coder).labels for coder in ("Sara", "رضا")}
+    model = ["اعتماد"] * len(data.units)
+    assert scores.alpha_all.value == pytest.approx(krippendorff_alpha([labels["Sara"], labels["رضا"], model]))

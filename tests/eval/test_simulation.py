@@ -1,0 +1,122 @@
+"""Simulated review through the real adjudication service, on a tiny synthetic dataset whose code names say
+nothing about the texts: only what the researcher's decisions teach can make the suggestions right."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eval.seeds import AxialDataset, Parent, Unit
+from eval.simulation import (
+    SimulationOptions,
+    SimulationReport,
+    choose,
+    run_simulation,
+    simulation_report,
+    step_ends,
+    write_simulation_report,
+)
+from eval.tasks import setup_axial
+from groundcode.app import Groundcode, open_groundcode
+from groundcode.domain import DecisionKind
+from groundcode.settings import Settings
+from services.retrieval.embeddings import LocalE5Embedder
+
+TOPICS = {
+    "Code K": [
+        "The budget was cut again, so the servers were never bought.",
+        "Funding for maintenance is the first thing cut from the annual budget.",
+        "There is no money left for the digital projects this year.",
+        "The ministry reduced our budget for software licences.",
+    ],
+    "Code M": [
+        "Nobody trusts the new portal after the data leak.",
+        "Citizens do not believe the agency keeps their data safe.",
+        "People have lost confidence in the online services.",
+        "After the scandal the public stopped trusting the system.",
+    ],
+    "Code Q": [
+        "The law gives no legal basis for sharing the registry data.",
+        "Our lawyers say the regulation forbids exchanging these files.",
+        "A court ruling blocked the data exchange between agencies.",
+        "The legislation on privacy stops us from linking the databases.",
+    ],
+}
+UNITS = [Unit(text=TOPICS[code][i], gold=[code]) for i in range(4) for code in TOPICS]
+DATASET = AxialDataset(
+    name="synthetic",
+    description="three topics under code names that do not name them",
+    file="synthetic.yaml",
+    version="test",
+    parents=[Parent(name=name) for name in [*TOPICS, "Code R", "Code T"]],  # two codes nothing carries
+    units=UNITS,
+)
+
+
+@pytest.fixture
+def groundcode(tmp_path: Path, e5: LocalE5Embedder) -> Iterator[Groundcode]:
+    opened = open_groundcode(SimulationOptions(dataset="synthetic").settings(Settings(), tmp_path / "data"))
+    opened.embedder = e5
+    yield opened
+    opened.close()
+
+
+def test_the_researcher_accepts_the_first_gold_candidate_after_rejecting_those_above() -> None:
+    assert choose(["a", "b", "c"], {"b", "c"}).model_dump() == {"rejected": [0], "accepted": 1}
+    assert choose(["a", "b"], {"z"}).model_dump() == {"rejected": [0, 1], "accepted": None}
+    assert choose([], {"z"}).decisions == 1  # coded by hand
+    assert step_ends(12, 2) == [6, 12] and step_ends(25, 10)[:3] == [3, 5, 8] and step_ends(25, 10)[-1] == 25
+    assert step_ends(3, 10) == [1, 2, 3]
+
+
+def test_decisions_add_up_and_exemplars_from_them_change_the_next_suggestions(
+    groundcode: Groundcode, tmp_path: Path
+) -> None:
+    setup = setup_axial(groundcode, DATASET, [unit.text for unit in UNITS])
+
+    run = run_simulation(
+        groundcode, setup, [u.gold for u in UNITS], steps=2, dataset="synthetic", description="test"
+    )
+
+    report = simulation_report(run, SimulationOptions(dataset="synthetic", steps=2, seed=4, resamples=50))
+    cost, per_step = report.scores.learning, report.scores.per_step
+    assert cost.units == 12 and [step.learning.units for step in per_step] == [6, 6]
+    # Every unit ends with exactly one coding: accepted, or coded by hand after rejecting every candidate.
+    assert cost.accepted + cost.coded_by_hand == 12 and cost.accepted and cost.coded_by_hand
+    assert cost.decisions == cost.accepted + cost.rejected + cost.coded_by_hand
+    assert cost.accepted == sum(cost.accepted_ranks.values())
+    # Accepted at rank r: r - 1 rejections and the accept; none gold: every candidate rejected, one coded.
+    assert cost.decisions == sum(r.accepted_rank or len(r.shown) + 1 for r in run.reviewed)
+    stored = Counter(d.kind for d in groundcode.decisions.list(setup.project.id))
+    assert stored == {
+        DecisionKind.ACCEPT: cost.accepted,
+        DecisionKind.REJECT: cost.rejected,
+        DecisionKind.CODE: cost.coded_by_hand,
+    }
+    # The second half was suggested again after learning: the reviewed first half votes as exemplars.
+    second_half = [segment.id for segment in setup.segments[6:]]
+    again = [s for s in groundcode.suggestions.list_for_segments(second_half) if s.rank == 1]
+    assert again and all(s.provenance["exemplar_votes"] > 0 for s in again)
+    before, after = run.curve
+    assert (before.step, before.remaining, after.step, after.reviewed, after.remaining) == (0, 12, 1, 6, 6)
+    assert after.top_accuracy > after.initial_top_accuracy
+    assert after.top_accuracy == sum(r.shown[:1] == r.gold for r in run.reviewed[6:]) / 6
+    # The first step was reviewed with the first suggestions; the second with what they taught.
+    assert per_step[0].learning == per_step[0].first
+    assert per_step[1].learning.accept_rate > per_step[1].first.accept_rate
+    gain = report.scores.accept_rate_gain.value
+    assert gain == pytest.approx(cost.accept_rate - report.scores.first.accept_rate) and gain > 0
+
+    written = write_simulation_report(report, tmp_path / "report")
+    assert {path.name for path in written} == {"report.md", "report.json", "learning_curve.png"}
+    stored_report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+    assert SimulationReport.model_validate(stored_report).model_dump_json() == report.model_dump_json()
+    markdown = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert (
+        "groundcode eval simulate-review --backend offline --seed 4 --dataset synthetic --steps 2 "
+        "--resamples 50" in markdown
+    )
