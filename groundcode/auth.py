@@ -6,10 +6,15 @@ an unknown project and a project the user is not a member of get the same 404, s
 confirmed to outsiders. Browsers send the session cookie on their own, so a state-changing request that
 relies on the cookie must also carry the ``X-Groundcode`` header, which other sites' pages cannot add
 (cross-site request forgery protection).
+
+The operations routes (the queue's state, retries, metrics) concern every project. Without
+``GROUNDCODE_SERVICE_TOKEN`` any logged-in user may call them; with it they answer only requests that
+carry that token (monitoring, other services), and a user's login no longer suffices.
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -89,3 +94,24 @@ ProjectReader = Annotated[Access, Depends(project_access)]
 ProjectCoder = Annotated[Access, _requiring(Role.OWNER, Role.CODER)]
 """Members who may change the project's data: owners and coders."""
 ProjectOwner = Annotated[Access, _requiring(Role.OWNER)]
+
+
+def operations_access(request: Request, groundcode: Annotated[Groundcode, Depends(_groundcode)]) -> None:
+    """The service token when one is configured (compared in constant time), else any logged-in user."""
+    expected = groundcode.settings.service_token
+    if expected is None:
+        current_user(optional_user(request, groundcode))
+        return
+    token, from_cookie = _credentials(request)
+    given = (token or "").encode() if not from_cookie else b""
+    if not hmac.compare_digest(given, expected.get_secret_value().encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "operations routes need the service token as 'Authorization: Bearer <token>' "
+            "(GROUNDCODE_SERVICE_TOKEN)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+OperationsAccess = Depends(operations_access)
+"""For the operations routes: the service token if configured, else a user."""

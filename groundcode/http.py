@@ -1,4 +1,5 @@
-"""What every groundcode HTTP service shares: the lifespan (adapters + queue), health and work-item routes."""
+"""What every groundcode HTTP service shares: the lifespan (adapters + queue), logging, and the health,
+work-item and metrics routes."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 
 from groundcode.app import Groundcode, open_groundcode
-from groundcode.auth import CurrentUser
+from groundcode.auth import OperationsAccess
 from groundcode.domain import PermissionDenied, Stage, WorkItem
+from groundcode.observability import configure_logging, metrics_exposition
 from groundcode.queue import WorkService
 from groundcode.settings import Settings
 from groundcode.storage.accounts import AccountError
@@ -44,7 +47,8 @@ def service_lifespan(
 def build_app(
     settings: Settings, *, title: str, description: str, routers: Sequence[APIRouter], run_workers: bool
 ) -> FastAPI:
-    """A service app: the shared lifespan, error handling and health/queue routes, plus ``routers``."""
+    """A service app: the shared lifespan, logging, error handling and operations routes, plus ``routers``."""
+    configure_logging(settings)
     app = FastAPI(
         title=title, description=description, lifespan=service_lifespan(settings, run_workers=run_workers)
     )
@@ -87,6 +91,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for kind in ERROR_STATUS:
         app.add_exception_handler(kind, answer)
+    app.add_exception_handler(ValidationError, answer_invalid_options)
+
+
+async def answer_invalid_options(_request: Request, error: Exception) -> JSONResponse:
+    """A model built from the request's values refused them (e.g. ``max_chars`` below ``min_chars``):
+    422 naming each problem, as for a request that does not match the API's schema."""
+    assert isinstance(error, ValidationError)
+    problems = [
+        {"loc": list(problem["loc"]), "msg": problem["msg"], "type": problem["type"]}
+        for problem in error.errors(include_url=False)
+    ]
+    return JSONResponse(status_code=422, content={"detail": problems})
 
 
 class WorkStatusReport(BaseModel):
@@ -120,8 +136,8 @@ def ready(groundcode: GroundcodeDep) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@core_router.get("/work-items", tags=["queue"])
-def work_items(groundcode: GroundcodeDep, _user: CurrentUser) -> WorkStatusReport:
+@core_router.get("/work-items", tags=["queue"], dependencies=[OperationsAccess])
+def work_items(groundcode: GroundcodeDep) -> WorkStatusReport:
     """Work items by stage and status, and the failed ones with their errors."""
     counts: dict[str, dict[str, int]] = {}
     for (stage, status), count in groundcode.work_items.counts().items():
@@ -129,7 +145,20 @@ def work_items(groundcode: GroundcodeDep, _user: CurrentUser) -> WorkStatusRepor
     return WorkStatusReport(counts=counts, failures=groundcode.work_items.failures())
 
 
-@core_router.post("/work-items/retry", tags=["queue"])
-async def retry_failed(work: WorkDep, _user: CurrentUser, stage: Stage | None = None) -> RetryReport:
+@core_router.post("/work-items/retry", tags=["queue"], dependencies=[OperationsAccess])
+async def retry_failed(work: WorkDep, stage: Stage | None = None) -> RetryReport:
     """Send failed work items again with a fresh attempt budget."""
     return RetryReport(retried=await work.runner.retry_failed(stage))
+
+
+@core_router.get(
+    "/metrics",
+    tags=["operations"],
+    dependencies=[OperationsAccess],
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format."}},
+)
+def metrics(groundcode: GroundcodeDep) -> Response:
+    """Prometheus metrics: queue depth, items processed, handler and LLM call durations, LLM tokens."""
+    exposition = metrics_exposition(groundcode.work_items.counts())
+    return Response(content=exposition, media_type=CONTENT_TYPE_LATEST)

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
+
+SECRETS_DIR_VARIABLE = "GROUNDCODE_SECRETS_DIR"
+"""A directory of secret files, one per setting, named like its variable in lower case (e.g.
+``groundcode_llm_api_key``, ``database_url``): Docker and Kubernetes secrets. The environment wins."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GROUNDCODE_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, ``.env``, and the files in ``GROUNDCODE_SECRETS_DIR``."""
+        secrets_dir = os.environ.get(SECRETS_DIR_VARIABLE)
+        secrets = SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir) if secrets_dir else None
+        return tuple(source for source in (init_settings, env_settings, dotenv_settings, secrets) if source)
+
+    service_token: SecretStr | None = Field(
+        default=None,
+        description="When set, the operations routes (/work-items, /work-items/retry, /metrics) answer only "
+        "requests with 'Authorization: Bearer <this token>' (monitoring and other services), not users.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="'json': one JSON object per log line, with the work item and stage."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Level of groundcode's log handler."
     )
 
     data_dir: Path = Field(default=Path("groundcode-data"), description="Where the embedded database lives.")
@@ -73,7 +109,11 @@ class Settings(BaseSettings):
     llm_api_base: str | None = Field(
         default=None, description="Base URL of the chat server (e.g. llama.cpp)."
     )
-    llm_api_key: SecretStr | None = None
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        description="Key for the chat model, from the environment or the secrets directory only; default: "
+        "the provider's own variable (e.g. OPENAI_API_KEY).",
+    )
     llm_allow_remote: bool = Field(
         default=False, description="Consent to send transcript text to a model off this machine."
     )

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
+import time
 from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from groundcode.domain import Stage, WorkItem, WorkStatus
+from groundcode.observability import HANDLER_SECONDS, WORK_ITEMS_PROCESSED, work_item_context
 from groundcode.queue.ports import FollowUps, Publish, StageHandler
 from groundcode.settings import Settings
 from groundcode.storage.work_items import WorkItemStore
@@ -66,15 +69,18 @@ class WorkRunner:
         item = await asyncio.to_thread(self._store.claim, item_id, self._lease_seconds)
         if item is None:
             return  # done, failed, or leased by a live worker: this delivery is a duplicate
-        try:
-            follow_ups = await self._run_handler(item)
-            created = await asyncio.to_thread(self._store.complete, item, follow_ups)
-        except Exception as error:
-            await self._record_failure(item, error)
-            return
-        await self._publish_quietly(
-            follow_up for follow_up in created if follow_up.status is WorkStatus.PENDING
-        )
+        with work_item_context(item):
+            try:
+                follow_ups = await self._run_handler(item)
+                created = await asyncio.to_thread(self._store.complete, item, follow_ups)
+            except Exception as error:
+                WORK_ITEMS_PROCESSED.labels(stage=item.stage.value, outcome="failed").inc()
+                await self._record_failure(item, error)
+                return
+            WORK_ITEMS_PROCESSED.labels(stage=item.stage.value, outcome="done").inc()
+            await self._publish_quietly(
+                follow_up for follow_up in created if follow_up.status is WorkStatus.PENDING
+            )
 
     def close(self) -> None:
         """Release the handler threads (call after the queue stopped delivering)."""
@@ -85,10 +91,14 @@ class WorkRunner:
         if handler is None:
             raise LookupError(f"this worker has no handler for stage {item.stage.value!r}")
         renewals = asyncio.create_task(self._keep_lease(item.id))
+        started = time.monotonic()
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._handler_threads, handler, item.subject_id)
+            # With a copy of this context, the handler's log records name the work item too.
+            run = contextvars.copy_context().run
+            return await loop.run_in_executor(self._handler_threads, run, handler, item.subject_id)
         finally:
+            HANDLER_SECONDS.labels(stage=item.stage.value).observe(time.monotonic() - started)
             renewals.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewals

@@ -141,7 +141,8 @@ def segment_texts(
 ) -> list[str]:
     """The texts of indexed segments, in the order asked; raises ``NotFoundError`` naming the missing ones."""
     ref = collection(project_id, CollectionKind.SEGMENTS, embedder)
-    found = {record.id: record.document for record in store.get(ref, ids=segment_ids)}
+    unique_ids = list(dict.fromkeys(segment_ids))  # chromadb refuses a get with repeated ids
+    found = {record.id: record.document for record in store.get(ref, ids=unique_ids)}
     missing = [segment_id for segment_id in segment_ids if segment_id not in found]
     if missing:
         raise NotFoundError(f"segments not indexed in this project: {', '.join(missing)}")

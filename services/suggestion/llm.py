@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from tenacity.wait import wait_base, wait_exponential_jitter
 
 from groundcode.domain import utcnow
+from groundcode.observability import LLM_CALL_SECONDS, record_llm_usage
 from groundcode.offline_litellm import import_litellm
 from services.suggestion.cache import ResponseCache, cache_key
 from services.suggestion.grounding import ground_answer
@@ -199,6 +200,7 @@ class LiteLLMBackend:
     ) -> None:
         self._config = config
         self._provider = check_destination(config.model, config.api_base, allow_remote=config.allow_remote)
+        self._api_key = _api_key(config)
         self._endpoint = f"{self._provider}@{config.api_base or 'default'}"
         self._cache = cache
         self._redactor = redactor
@@ -285,16 +287,19 @@ class LiteLLMBackend:
     ) -> tuple[dict[str, Answer], CallRecord]:
         """Ask until the reply validates, appending each validation error for the model to fix
         (the re-ask pattern of ``instructor``), at most ``max_reasks`` times."""
-        started = time.monotonic()
+        waited = 0.0  # seconds in calls, not queued behind other calls for a slot nor backing off
         response_format = self._response_format(response_schema(mode, shown))
         usage: Counter[str] = Counter()
         costs: list[float | None] = []
         http_calls = 0
         problem: InvalidAnswer | None = None
         for reasks in range(self._config.max_reasks + 1):
-            response, calls = await self._complete(messages, response_format, segment_ids)
+            response, calls, seconds = await self._complete(messages, response_format, segment_ids)
             http_calls += calls
-            usage.update(_usage(response))
+            waited += seconds
+            response_usage = _usage(response)
+            usage.update(response_usage)
+            record_llm_usage(self._config.model, response_usage)
             costs.append(_cost(response))
             content = _content(response)
             try:
@@ -311,7 +316,7 @@ class LiteLLMBackend:
                 resolved_model=response.model or self._config.model,
                 usage=dict(usage),
                 cost_usd=None if None in costs else sum(cost for cost in costs if cost is not None),
-                latency_ms=round((time.monotonic() - started) * 1000, 1),
+                latency_ms=round(waited * 1000, 1),
                 http_calls=http_calls,
                 reasks=reasks,
                 batch_size=len(shown),
@@ -328,8 +333,9 @@ class LiteLLMBackend:
 
     async def _complete(
         self, messages: list[dict[str, str]], response_format: dict[str, Any], segment_ids: Sequence[str]
-    ) -> tuple[ModelResponse, int]:
-        """One chat completion, retried on transient errors; returns the response and the calls made."""
+    ) -> tuple[ModelResponse, int, float]:
+        """One chat completion, retried on transient errors; returns the response, the calls made and the
+        seconds they took (from getting a slot to the answer or error, so queueing is not counted)."""
         config = self._config
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
@@ -345,29 +351,36 @@ class LiteLLMBackend:
             reraise=True,
         )
         calls = 0
+        seconds = 0.0
         try:
             async for attempt in retrying:
                 with attempt:
                     calls += 1
                     async with self._limits.semaphore(self._endpoint):
-                        response = await litellm.acompletion(
-                            model=config.model,
-                            messages=messages,
-                            api_base=config.api_base,
-                            api_key=config.api_key.get_secret_value() if config.api_key else None,
-                            temperature=config.temperature,
-                            timeout=config.timeout_seconds,
-                            response_format=response_format,
-                            # litellm's and the OpenAI client's own retries are off: ours are counted
-                            # and honour Retry-After.
-                            num_retries=0,
-                            max_retries=0,
-                        )
+                        started = time.monotonic()
+                        try:
+                            response = await litellm.acompletion(
+                                model=config.model,
+                                messages=messages,
+                                api_base=config.api_base,
+                                api_key=self._api_key,
+                                temperature=config.temperature,
+                                timeout=config.timeout_seconds,
+                                response_format=response_format,
+                                # litellm's and the OpenAI client's own retries are off: ours are counted
+                                # and honour Retry-After.
+                                num_retries=0,
+                                max_retries=0,
+                            )
+                        finally:
+                            elapsed = time.monotonic() - started
+                            seconds += elapsed
+                            LLM_CALL_SECONDS.labels(model=config.model).observe(elapsed)
         except openai.APIError as error:
             raise SuggestionFailed(segment_ids, f"{error} (gave up after {calls} call(s))") from error
         if not isinstance(response, litellm.ModelResponse):
             raise TypeError(f"expected a chat completion, got {type(response).__name__}")
-        return response, calls
+        return response, calls, seconds
 
     def _ground(self, pending: _Pending, entry: CachedAnswer, *, cache_hit: bool) -> SegmentSuggestions:
         request = pending.request
@@ -393,6 +406,19 @@ class LiteLLMBackend:
         return ground_answer(
             request, entry.parsed(), redaction=pending.redaction, provenance=provenance, cache_hit=cache_hit
         )
+
+
+LOCAL_API_KEY = "no-key"
+"""Sent to a loopback server when no key is configured: litellm's OpenAI client refuses to call without
+one, and a local llama.cpp server ignores it (unless started with ``--api_key``)."""
+
+
+def _api_key(config: LiteLLMConfig) -> str | None:
+    """The configured key; else a placeholder for a loopback ``api_base`` (never a real key from the
+    environment, which belongs to the hosted provider); else None (litellm reads the provider's variable)."""
+    if config.api_key is not None:
+        return config.api_key.get_secret_value()
+    return LOCAL_API_KEY if config.api_base and _is_loopback(config.api_base) else None
 
 
 def _batches(pending: Sequence[_Pending], size: int) -> list[list[_Pending]]:

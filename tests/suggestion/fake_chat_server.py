@@ -43,6 +43,7 @@ def answer(segments: dict[str, Any]) -> Reply:
 class Received:
     body: dict[str, Any]
     at: float
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def system(self) -> str:
@@ -71,7 +72,7 @@ class FakeChatServer:
         @app.post("/v1/chat/completions")
         async def chat(request: Request) -> Response:
             body = await request.json()
-            self.received.append(Received(body, time.monotonic()))
+            self.received.append(Received(body, time.monotonic(), dict(request.headers)))
             if self.script:
                 reply = self.script.popleft()
             elif self.responder is not None:

@@ -10,7 +10,7 @@ from groundcode.settings import Settings
 from services.retrieval.embeddings import LocalE5Embedder
 from services.retrieval.indexing import index_codebook, index_source_handler
 from tests.retrieval.support import add_transcript
-from tests.suggestion.fake_chat_server import FakeChatServer, auto_reply
+from tests.suggestion.fake_chat_server import FakeChatServer, Reply, auto_reply
 
 TURNS = [
     ("Interviewer", "What holds the project back?"),
@@ -115,3 +115,29 @@ def test_a_redelivered_item_makes_no_second_llm_call(
     assert {s.backend for s in again} == {"litellm"} and all(s.model == "openai/test-model" for s in again)
     assert all(s.provenance["cache_hit"] for s in again)
     worker.close()
+
+
+def test_the_llm_timeout_setting_reaches_the_backend(
+    tmp_path: Path, sqlite_url: str, e5: LocalE5Embedder, chat_server: FakeChatServer
+) -> None:
+    # CPU inference through llama.cpp takes 15-40 s per call and the server answers one call at a time, so
+    # queued calls ran past the fixed 120 s; GROUNDCODE_LLM_TIMEOUT_SECONDS now sets it.
+    chat_server.then(Reply(delay=2.0))  # slower than the configured timeout: given up on, then retried
+    chat_server.responder = auto_reply
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=sqlite_url,
+        suggestion_backend="llm",
+        llm_model="openai/test-model",
+        llm_api_base=chat_server.url,
+        llm_concurrency=1,
+        llm_timeout_seconds=0.5,
+    )
+    groundcode, source_id = prepared(settings, e5)
+
+    groundcode.handlers()[Stage.SUGGEST](source_id)
+
+    stored = groundcode.suggestions.list_for_source(source_id)
+    assert len(chat_server.received) == len(TURNS) + 1
+    assert sorted(s.provenance["http_calls"] for s in stored if s.rank == 1)[-1] == 2
+    groundcode.close()

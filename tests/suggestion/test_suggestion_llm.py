@@ -8,7 +8,13 @@ import time
 import pytest
 
 from services.suggestion.cache import InMemoryResponseCache
-from services.suggestion.llm import LiteLLMBackend, LiteLLMConfig, RemoteModelNotAllowed, SuggestionFailed
+from services.suggestion.llm import (
+    LOCAL_API_KEY,
+    LiteLLMBackend,
+    LiteLLMConfig,
+    RemoteModelNotAllowed,
+    SuggestionFailed,
+)
 from services.suggestion.models import Mode
 from services.suggestion.prompts import load_template
 from services.suggestion.redaction import Redactor
@@ -93,6 +99,20 @@ async def test_llama_cpp_json_object_mode_sends_the_schema_alongside(
     response_format = chat_server.received[0].body["response_format"]
     assert response_format["type"] == "json_object"
     assert response_format["schema"]["properties"]["segments"]["required"] == ["S1"]
+
+
+async def test_a_local_server_needs_no_api_key(
+    chat_server: FakeChatServer, backend_for: BackendFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Run against llama.cpp without GROUNDCODE_LLM_API_KEY, litellm's OpenAI client refused to call
+    # ("Missing credentials") and the error was retried as a server error.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    chat_server.then(PAPER_ANSWER)
+
+    [result] = await backend_for(api_key=None, json_mode="json_object").suggest([request_for(PAPER)])
+
+    assert len(result.suggestions) == 2
+    assert chat_server.received[0].headers["authorization"] == f"Bearer {LOCAL_API_KEY}"
 
 
 async def test_invalid_json_is_reasked_with_the_error(
@@ -296,6 +316,21 @@ async def test_calls_in_flight_are_limited_per_provider(
     await backend_for(concurrency=2).suggest(requests)
 
     assert len(chat_server.received) == 6 and chat_server.max_in_flight == 2
+
+
+async def test_latency_counts_the_call_not_the_wait_for_a_slot(
+    chat_server: FakeChatServer, backend_for: BackendFactory
+) -> None:
+    # Against llama.cpp with concurrency 1, the last segment reported the whole run as its latency.
+    chat_server.responder = lambda body: Reply(content=auto_reply(body).content, delay=0.5)
+    backend = backend_for(concurrency=1)
+    await backend.suggest([request_for(PAPER, segment_id="warm-up")])  # litellm loads lazily at first
+    requests = [request_for(PAPER, segment_id=f"seg-{n}") for n in range(4)]
+
+    results = await backend.suggest(requests)
+
+    latencies = [result.suggestions[0].provenance["latency_ms"] for result in results]
+    assert all(500 <= latency < 1000 for latency in latencies), latencies  # queued: 500, 1000, 1500, 2000
 
 
 async def test_redacted_text_never_reaches_a_remote_model_and_quotes_map_back(
