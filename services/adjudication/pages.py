@@ -1,5 +1,6 @@
-"""The review web page: server-rendered HTML shells; the page's script (``static/review.js``) reads and
-writes everything through the JSON API in ``services.adjudication.api`` with the login session cookie.
+"""The review and analysis web pages: server-rendered HTML shells; each page's script (``static/review.js``,
+``static/analysis.js``, with ``static/common.js``) reads and writes everything through the JSON API
+(``services.adjudication.api``, ``services.analysis.api``) with the login session cookie.
 
 Pages load only files served here (the Content-Security-Policy forbids anything else), so the page works
 offline and transcript text can never run as script.
@@ -16,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from groundcode.app import Groundcode
 from groundcode.auth import optional_user
 from groundcode.domain import REJECT_REASONS, User
 from groundcode.http import GroundcodeDep
@@ -70,23 +72,39 @@ def login_page(
     return _page(request, "login.html", failed=failed, next_page=next_page)
 
 
-@page_router.get("/review")
-def review_page(
-    request: Request, user: OptionalUser, groundcode: GroundcodeDep, project: str | None = None
+def _project_page(
+    request: Request,
+    user: User | None,
+    groundcode: Groundcode,
+    project: str | None,
+    template: str,
+    **context: object,
 ) -> Response:
-    """The review page of one project, or the list of your projects when none (or a foreign one) is named."""
+    """A page of one project for its members: the login form first when signed out, the list of your
+    projects when none (or a foreign one) is named."""
     if user is None:
         wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse("/login?" + urlencode({"next": wanted}))
     roles = {found.name: role for found, role in groundcode.accounts.projects_of(user.id)}
     if project is None or project not in roles:
         return _page(request, "projects.html", user=user, projects=roles, missing=project)
-    return _page(
-        request,
-        "review.html",
-        user=user,
-        project=project,
-        role=roles[project],
-        reasons=REJECT_REASONS,
-        shortcuts=SHORTCUTS,
+    return _page(request, template, user=user, project=project, role=roles[project], **context)
+
+
+@page_router.get("/review")
+def review_page(
+    request: Request, user: OptionalUser, groundcode: GroundcodeDep, project: str | None = None
+) -> Response:
+    """The review page of one project."""
+    return _project_page(
+        request, user, groundcode, project, "review.html", reasons=REJECT_REASONS, shortcuts=SHORTCUTS
     )
+
+
+@page_router.get("/analysis")
+def analysis_page(
+    request: Request, user: OptionalUser, groundcode: GroundcodeDep, project: str | None = None
+) -> Response:
+    """The analysis page of one project: its saturation curves and the axial-coding proposal to apply
+    (read-only for viewers); ``static/analysis.js`` fills it from the analysis API."""
+    return _project_page(request, user, groundcode, project, "analysis.html")

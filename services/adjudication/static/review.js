@@ -1,5 +1,5 @@
 // The review page: one segment in its transcript with its ranked suggestions; keys become decisions
-// through the JSON API. Text is only ever put on the page as text (el() below), never parsed as HTML.
+// through the JSON API. Text is only ever put on the page as text (el() in common.js), never parsed as HTML.
 "use strict";
 
 const root = document.getElementById("review");
@@ -20,20 +20,8 @@ const state = {
 };
 let pending = Promise.resolve(); // actions run one after another, each on the view the previous one left
 
-// DOM
+// DOM (el, byId and notice come from common.js)
 
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  node.append(...children.filter((child) => child !== null && child !== undefined && child !== false));
-  return node;
-}
-
-const byId = (id) => document.getElementById(id);
 const percent = (fraction) => `${Math.round(fraction * 100)}%`;
 const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
 
@@ -55,46 +43,9 @@ const codeOptions = () => state.codes.map((code) => [code.code_id, code.name]);
 const sourceOptions = () => state.sources.map((source) => [source.source_id, source.source_name]);
 const codeName = (codeId) => (state.codes.find((code) => code.code_id === codeId) || {}).name || "?";
 
-function notice(message, kind = "info") {
-  const box = byId("notice");
-  box.textContent = message;
-  box.className = `notice toast ${kind}`;
-  box.hidden = false;
-  clearTimeout(notice.timer);
-  notice.timer = setTimeout(() => (box.hidden = true), kind === "info" ? 4000 : 12000);
-}
-
 // The API
 
-class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status;
-  }
-}
-
-async function api(method, path, body) {
-  const headers = { "X-Groundcode": "1", Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(`/projects/${encodeURIComponent(PROJECT)}${path}`, {
-    method,
-    headers,
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 401) {
-    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
-  }
-  const data = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, errorText(data, response.statusText));
-  return data;
-}
-
-function errorText(data, fallback) {
-  const detail = data && data.detail;
-  if (Array.isArray(detail)) return detail.map((problem) => problem.msg).join("; ");
-  return detail || fallback;
-}
+const api = projectApi(PROJECT);
 
 /** Run an action after the ones before it; a 409 (the review changed meanwhile) reloads the view. */
 function perform(action) {

@@ -1,0 +1,58 @@
+// Helpers shared by the review and analysis pages (loaded before either page's script): building DOM
+// from text only (never parsed as HTML), the notice toast and the project's JSON API.
+"use strict";
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined && child !== false));
+  return node;
+}
+
+const byId = (id) => document.getElementById(id);
+
+function notice(message, kind = "info") {
+  const box = byId("notice");
+  box.textContent = message;
+  box.className = `notice toast ${kind}`;
+  box.hidden = false;
+  clearTimeout(notice.timer);
+  notice.timer = setTimeout(() => (box.hidden = true), kind === "info" ? 4000 : 12000);
+}
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** ``api(method, path, body)`` for the routes under ``/projects/{project}``, with the session cookie. */
+function projectApi(project) {
+  return async function api(method, path, body) {
+    const headers = { "X-Groundcode": "1", Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(`/projects/${encodeURIComponent(project)}${path}`, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 401) {
+      location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    }
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, errorText(data, response.statusText));
+    return data;
+  };
+}
+
+function errorText(data, fallback) {
+  const detail = data && data.detail;
+  if (Array.isArray(detail)) return detail.map((problem) => problem.msg).join("; ");
+  return detail || fallback;
+}
