@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +29,9 @@ from services.retrieval.vector_store import VectorStore, vector_store_from_setti
 from services.suggestion.offline import OfflineBackend
 from services.suggestion.scoring import DecisionHistory, learn_from_decisions
 from services.suggestion.stage import LabelVectors, NamedBackend, suggest_source
+
+if TYPE_CHECKING:  # imported where used: importing litellm takes seconds
+    from services.suggestion.llm import LiteLLMBackend
 
 ALL_STAGES: tuple[Stage, ...] = tuple(Stage)
 NEXT_STAGE: dict[Stage, Stage] = {Stage.CHUNK: Stage.INDEX, Stage.INDEX: Stage.SUGGEST}
@@ -76,7 +80,7 @@ class Groundcode:
         return LabelVectors(self.embedder)
 
     @cached_property
-    def llm_backend(self) -> NamedBackend:
+    def llm_backend(self) -> LiteLLMBackend:
         """Built on first use, and only when asked for: importing litellm takes seconds."""
         from services.suggestion.cache import SQLResponseCache
         from services.suggestion.llm import LiteLLMBackend, LiteLLMConfig

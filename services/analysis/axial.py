@@ -69,7 +69,10 @@ class Placement(Model):
 
 
 class ProposedGroup(Model):
-    name: str = Field(description="The medoid's name: rename it when you apply.")
+    name: str = Field(description="The medoid's name (or the model's): rename it when you apply.")
+    definition: str = Field(
+        default="", description="The model's definition of the category, if named by one."
+    )
     medoid_code_id: str
     code_ids: list[str]
     code_names: list[str]

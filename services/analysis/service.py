@@ -7,6 +7,7 @@ the local operator, an owner who sees every coder's decisions (``local_operator`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from services.adjudication import state
 from services.adjudication.service import Adjudication
 from services.analysis import axial, exports, saturation
 from services.analysis.axial import AxialApplyRequest, AxialOptions, AxialProposal, GroupingError, Placement
+from services.analysis.naming import JsonCompleter, name_groups
 from services.analysis.saturation import Order, SaturationReport, SaturationRule, SuggestionSelection
 from services.retrieval.embeddings import Embedder
 from services.retrieval.indexing import code_text
@@ -38,6 +40,7 @@ class Analysis:
     decisions: DecisionStore
     adjudication: Adjudication
     embedder: Callable[[], Embedder]  # loading the model takes a moment: only axial proposals need it
+    namer: Callable[[], JsonCompleter | None] = lambda: None  # the language model naming groups, if any
 
     def saturation(
         self, who: Access, order: Order, rule: SaturationRule, selection: SuggestionSelection
@@ -71,7 +74,7 @@ class Analysis:
         coded = {coding.code_id for coding in codings}
         codes = [code for code in codebook.codes if code.id in coded] if codebook else []
         vectors = self.embedder().embed_queries([code_text(code) for code in codes]) if codes else []
-        return axial.propose(
+        proposal = axial.propose(
             codes,
             vectors,
             self._placements(codings),
@@ -79,6 +82,8 @@ class Analysis:
             codebook_id=codebook.id if codebook else None,
             codebook_version=codebook.version if codebook else None,
         )
+        namer = self.namer()
+        return asyncio.run(name_groups(namer, proposal, codes)) if namer is not None else proposal
 
     def apply_axial(self, who: Access, request: AxialApplyRequest) -> tuple[Codebook, bool]:
         """A new codebook version with the groups' codes nested under each group's code. Refused with a
@@ -134,4 +139,5 @@ def analysis_of(groundcode: Groundcode) -> Analysis:
         decisions=groundcode.decisions,
         adjudication=groundcode.adjudication,
         embedder=lambda: groundcode.embedder,
+        namer=lambda: groundcode.llm_backend if groundcode.settings.suggestion_backend == "llm" else None,
     )

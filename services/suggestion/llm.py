@@ -207,6 +207,16 @@ class LiteLLMBackend:
         self._limits = limits or ProviderLimits(config.concurrency)
         self._templates = {mode: load_template(mode, config.prompts_dir) for mode in Mode}
 
+    @property
+    def model(self) -> str:
+        return self._config.model
+
+    async def complete_json(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
+        """One JSON answer for a use other than segment suggestions (naming categories), with the same
+        destination check, retries, Retry-After and concurrency limit; validating it is the caller's job."""
+        response, _, _ = await self._complete(messages, self._response_format(schema), [])
+        return _content(response)
+
     async def suggest(self, requests: Sequence[SuggestionRequest]) -> list[SegmentSuggestions]:
         """Cached answers first, the rest in batches of one mode; every batch runs to the end (so its
         answers are cached) before the first failure, if any, is raised."""

@@ -57,7 +57,7 @@ function loadProposal(data) {
   proposal.version = data.codebook_version;
   proposal.groups = data.groups.map((group) => ({
     name: group.name,
-    definition: "",
+    definition: group.definition,
     code_ids: [...group.code_ids],
   }));
   proposal.ungrouped = [];
