@@ -1,7 +1,7 @@
 """Make ``docs/review-page.png``: the review page at 1280×800 on the bundled demo study, as a researcher
 sees it after accepting one suggestion, with the keyboard legend shown.
 
-    .venv/bin/python docs/make_screenshot.py
+    .venv/bin/python -m docs.make_screenshot
 
 Runs ``groundcode demo`` and ``groundcode serve`` in a temporary data directory and drives Debian's
 Chromium (``/usr/bin/chromium``) with Playwright.
@@ -22,19 +22,10 @@ from playwright.sync_api import expect, sync_playwright
 
 from groundcode.app import open_groundcode
 from groundcode.settings import Settings
+from tests.browser import launch_chromium
 
 OUTPUT = Path(__file__).with_name("review-page.png")
 GROUNDCODE = str(Path(sys.executable).with_name("groundcode"))
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "screenshot only"
 SHOWN_SENTENCE = "the district offices still run on connections"
 
@@ -76,7 +67,7 @@ def wait_until_up(base_url: str, timeout_seconds: float = 60) -> None:
 
 def screenshot(base_url: str, segment_id: str) -> None:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 800}, base_url=base_url)
         page.goto(f"/review?project=demo&status=all&segment={segment_id}")
         page.get_by_label("User name").fill("demo")

@@ -11,18 +11,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from groundcode.app import open_groundcode
 from tests.adjudication.conftest import Team
+from tests.browser import launch_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery"
 Json = dict[str, Any]
 
@@ -44,7 +34,7 @@ expect.set_options(timeout=15_000)
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = launch_chromium(playwright)
         yield launched
         launched.close()
 
