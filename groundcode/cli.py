@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from eval.cli import app as eval_app
+from eval.cli import codings_app
 from groundcode.app import (
     NEXT_STAGE,
     STAGE_LABELS,
@@ -27,12 +29,15 @@ from groundcode.app import (
     wait_until_idle,
 )
 from groundcode.codebook_io import CodebookFormatError, parse_codebook
+from groundcode.deploy import deploy_app
 from groundcode.domain import Codebook, Project, Role, Segment, SegmentUnit, Stage, WorkItem
-from groundcode.interchange.cli import codebook_app
+from groundcode.interchange.cli import codebook_app, project_app
+from groundcode.observability import configure_logging, llm_token_totals, recent_throughput
 from groundcode.settings import Settings
 from groundcode.storage.accounts import AccountError
 from groundcode.storage.repository import NotFoundError
 from services.adjudication.api import create_app as create_adjudication_app
+from services.analysis.cli import app as analysis_app
 from services.chunking.api import create_app as create_chunking_app
 from services.chunking.errors import UnreadableFileError
 from services.chunking.ingest import ImportResult, ReadOptions, import_file
@@ -49,6 +54,11 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 app.add_typer(codebook_app, name="codebook")
+app.add_typer(project_app, name="project")
+app.add_typer(eval_app, name="eval")
+app.add_typer(codings_app, name="codings")
+app.add_typer(analysis_app)  # saturation, export …, axial …
+app.add_typer(deploy_app, name="deploy")
 
 
 user_app = typer.Typer(help="Researchers' accounts.", no_args_is_help=True)
@@ -209,7 +219,9 @@ def import_command(
         list[Path] | None, typer.Argument(help="Transcripts: txt md docx pdf vtt srt csv.")
     ] = None,
     project: ProjectOption = "default",
-    codebook: Annotated[Path | None, typer.Option(help="Codebook file: YAML, JSON or CSV.")] = None,
+    codebook: Annotated[
+        Path | None, typer.Option(help="Codebook file: YAML, JSON, CSV or REFI-QDA .qdc.")
+    ] = None,
     unit: Annotated[SegmentUnit, typer.Option(help="Unit of analysis.")] = SegmentUnit.SENTENCE,
     language: Annotated[str | None, typer.Option(help="ISO 639-1 code; detected when omitted.")] = None,
     csv_column: Annotated[str | None, typer.Option(help="CSV column holding the answers.")] = None,
@@ -638,8 +650,10 @@ def _print_suggestion_summary(groundcode: Groundcode, project: Project, *, top: 
 
 
 @app.command()
-def status() -> None:
-    """Work items by stage and status, and every failure with its error."""
+def status(
+    minutes: Annotated[float, typer.Option(min=0.1, help="Throughput over this many recent minutes.")] = 5,
+) -> None:
+    """Work items by stage and status, recent throughput, LLM tokens, and every failure with its error."""
     with _groundcode() as groundcode:
         counts = groundcode.work_items.counts()
         table = Table(title="Work items")
@@ -651,11 +665,25 @@ def status() -> None:
                 stage, *(str(counts.get((stage, s), 0)) for s in ("pending", "running", "done", "failed"))
             )
         console.print(table)
+        _print_throughput(groundcode, minutes)
         for item in groundcode.work_items.failures():
             errors.print(
                 f"[red]failed[/red] {item.stage.value} {item.subject_id} after {item.attempts} attempts: "
                 f"{item.last_error}  (work item {item.id})"
             )
+
+
+def _print_throughput(groundcode: Groundcode, minutes: float) -> None:
+    throughput = recent_throughput(groundcode.engine, minutes)
+    if throughput:
+        table = Table(title=f"Last {minutes:g} minutes")
+        for column in ("stage", "done", "failed", "items/s"):
+            table.add_column(column, justify="left" if column == "stage" else "right")
+        for row in throughput:
+            table.add_row(row.stage, str(row.done), str(row.failed), f"{row.per_second:.3g}")
+        console.print(table)
+    for model, tokens in llm_token_totals(groundcode.engine).items():
+        console.print(f"LLM {model}: {tokens['prompt']} prompt + {tokens['completion']} completion tokens")
 
 
 @app.command()
@@ -687,6 +715,7 @@ def worker(
 ) -> None:
     """Process queued work: run until interrupted (scaled-out workers), or finish what is left."""
     with _groundcode() as groundcode:
+        configure_logging(groundcode.settings)
         stages = tuple(stage or Stage)
         console.print(
             f"Worker for {', '.join(s.value for s in stages)} on the {groundcode.settings.queue} queue"
@@ -711,7 +740,8 @@ def serve(
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     from groundcode.server import create_app
 
-    uvicorn.run(create_app(Settings(), run_workers=workers), host=host, port=port)
+    # log_config=None: uvicorn's own logs go through groundcode's handler (format, secret masking).
+    uvicorn.run(create_app(Settings(), run_workers=workers), host=host, port=port, log_config=None)
 
 
 @app.command()
@@ -723,7 +753,7 @@ def service(
 ) -> None:
     """Serve one service's HTTP API alone (scaled-out deployments; see docker-compose.yml)."""
     factory = SERVICE_APPS[name]
-    uvicorn.run(factory(Settings(), run_workers=workers), host=host, port=port)
+    uvicorn.run(factory(Settings(), run_workers=workers), host=host, port=port, log_config=None)
 
 
 @app.command()

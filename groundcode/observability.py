@@ -165,10 +165,19 @@ def configured_secrets(settings: Settings) -> list[str]:
 _HANDLER_NAME = "groundcode"
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted: command runners (and tests) swap it,
+    and a handler holding on to a closed one would fail."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logging.Handler:
     """Install groundcode's handler on the root logger (replacing an earlier one): text or JSON lines,
     secrets masked. Returns the handler."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderr()
     handler.set_name(_HANDLER_NAME)
     handler.setLevel(settings.log_level)
     handler.addFilter(SecretFilter(configured_secrets(settings)))

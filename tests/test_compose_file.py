@@ -1,5 +1,6 @@
-"""docker-compose.yml cannot run here (no Docker engine), so check what can be checked: it parses, every
-dependency exists, and every groundcode command in it is a valid command line of this version."""
+"""docker-compose.yml cannot run here (no Docker engine), so check what can be checked: it is what
+groundcode/deploy.py generates, it parses, every dependency exists, and every groundcode command in it is a
+valid command line of this version."""
 
 from __future__ import annotations
 
@@ -12,9 +13,22 @@ from typer.testing import CliRunner
 
 from groundcode.cli import ServiceName
 from groundcode.cli import app as cli
+from groundcode.deploy import TOPOLOGY, compose_yaml
 from groundcode.domain import Stage
 
 COMPOSE = Path(__file__).parent.parent / "docker-compose.yml"
+
+
+def test_committed_compose_file_is_the_generated_one() -> None:
+    # Regenerate with: groundcode deploy compose --output docker-compose.yml
+    assert COMPOSE.read_text(encoding="utf-8") == compose_yaml()
+
+
+def test_scaling_a_worker_group_sets_its_replicas() -> None:
+    compose: dict[str, Any] = yaml.safe_load(compose_yaml(TOPOLOGY.scaled({"chunking-worker": 4})))
+    assert compose["services"]["chunking-worker"]["deploy"] == {"replicas": 4}
+    result = CliRunner().invoke(cli, ["deploy", "compose", "--scale", "no-such-worker=2"])
+    assert result.exit_code != 0
 
 
 def test_compose_services_depend_on_services_that_exist() -> None:
