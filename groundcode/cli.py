@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
+import prometheus_client
 import typer
 import uvicorn
 from fastapi import FastAPI
@@ -712,10 +713,20 @@ def worker(
     exit_when_idle: Annotated[
         bool, typer.Option(help="Stop once no work of these stages is pending or running.")
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve this worker's Prometheus metrics (items processed, handler time, LLM latency and "
+            "tokens) on 127.0.0.1:PORT/metrics."
+        ),
+    ] = None,
 ) -> None:
     """Process queued work: run until interrupted (scaled-out workers), or finish what is left."""
     with _groundcode() as groundcode:
         configure_logging(groundcode.settings)
+        if metrics_port is not None:
+            # Loopback only: the scraper runs beside the worker; the service apps' /metrics needs a token.
+            prometheus_client.start_http_server(metrics_port, addr="127.0.0.1")
         stages = tuple(stage or Stage)
         console.print(
             f"Worker for {', '.join(s.value for s in stages)} on the {groundcode.settings.queue} queue"

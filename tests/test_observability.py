@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -19,7 +22,7 @@ from groundcode.settings import SECRETS_DIR_VARIABLE, Settings
 from services.chunking.api import create_app
 from services.suggestion.cache import SQLResponseCache
 from services.suggestion.models import CachedAnswer, CallRecord, Mode
-from tests.live_server import api_token, poll_until, serve_in_thread
+from tests.live_server import api_token, free_port, poll_until, serve_in_thread
 
 TRANSCRIPT = b"Interviewer: How do agencies share data?\nP1: Mostly by email. It is slow.\n"
 OPERATIONS = [("GET", "/work-items"), ("POST", "/work-items/retry"), ("GET", "/metrics")]
@@ -148,3 +151,27 @@ def test_secrets_come_from_the_secrets_directory_and_the_environment_wins(
     assert settings.service_token is not None
     assert settings.service_token.get_secret_value() == "token-from-the-environment"
     assert "from-a-file" not in repr(settings)
+
+
+def test_a_separate_worker_serves_its_own_metrics_on_loopback(tmp_path: Path) -> None:
+    port = free_port()
+    environment = {**os.environ, "GROUNDCODE_DATA_DIR": str(tmp_path / "data")}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "groundcode", "worker", "--stage", "chunk", "--metrics-port", str(port)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def scrape() -> str:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.TransportError:
+                return ""
+
+        body = poll_until(scrape, bool, "the worker served no metrics", timeout_seconds=60)
+        assert "groundcode_work_items_processed" in body and "groundcode_llm_call_seconds" in body
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
