@@ -18,8 +18,7 @@ from groundcode.interchange.refiqda import (
     interchange_guid,
 )
 
-# shared/ sits beside the repository, on the development machines as in CI.
-VENDOR_SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "refi-qda"
+VENDOR_SAMPLES = Path(__file__).resolve().parent / "vendor_samples"  # copies of shared/refi-qda
 
 # A ZWNJ (U+200C) inside "مصاحبه‌گر" and "مهم‌ترین", an emoji outside the BMP (two UTF-16 units, four UTF-8
 # bytes, one code point) and a "\r\n" that offsets must count as two characters.
