@@ -96,7 +96,9 @@ def login(
         retry = "/login?" + urlencode({"failed": 1, "next": next_page})
         return RedirectResponse(retry, status_code=status.HTTP_303_SEE_OTHER)
     token = groundcode.accounts.issue_token(user.id, kind="session", label="web login")
-    target = next_page if next_page.startswith("/") and not next_page.startswith("//") else "/review"
+    # Only a path on this site: "//host" and "/\\host" would send the researcher elsewhere.
+    local = next_page.startswith("/") and not next_page.startswith(("//", "/\\"))
+    target = next_page if local else "/review"
     response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         SESSION_COOKIE,

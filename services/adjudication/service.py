@@ -24,7 +24,7 @@ from groundcode.domain import (
     derived_id,
 )
 from groundcode.storage.accounts import AccountStore
-from groundcode.storage.decisions import DecisionStore
+from groundcode.storage.decisions import DecisionStore, VersionConflict
 from groundcode.storage.repository import NotFoundError, Repository
 from groundcode.storage.suggestions import SuggestionFilter, SuggestionStore
 from services.adjudication import state
@@ -98,6 +98,8 @@ class Adjudication:
             segment_id = queue[0]
         segment = self._repository.get_segment(segment_id)
         source = self._source_of(who, segment)
+        # The version first: a decision landing meanwhile makes this view stale, never newer than it says.
+        version = self._decisions.versions(who.user.id, [segment.id])[segment.id]
         decisions = self._visible_decisions(who, [segment.id])
         mine = [d for d in state.effective(decisions) if d.coder_id == who.user.id]
         codes = self._repository.code_index(who.project.id)
@@ -117,7 +119,7 @@ class Adjudication:
             after=self._context(segment, CONTEXT_SEGMENTS),
             candidates=self._candidates(segment, codes, mine, state.code_aliases(decisions)),
             codings=self._coding_views(source, decisions, codes),
-            version=self._decisions.versions(who.user.id, [segment.id])[segment.id],
+            version=version,
             reviewed=segment.id in state.reviewed_segments(decisions, who.user.id),
             skipped=segment.id in state.skipped_segments(decisions, who.user.id),
             queue_index=queue.index(segment.id) + 1 if segment.id in queue else None,
@@ -300,6 +302,10 @@ class Adjudication:
             raise AdjudicationError("a code cannot be merged into itself")
         codebook = self._codebook(who)
         kept, merged = self._code(who, request.code_id), self._code(who, request.merged_code_id)
+        if merged.id in _ancestors(codebook, kept.id):
+            raise AdjudicationError(
+                f"{kept.name!r} is nested under {merged.name!r}: merge it the other way round"
+            )
         codes = [
             code.model_copy(update={"parent_id": kept.id}) if code.parent_id == merged.id else code
             for code in codebook.codes
@@ -463,6 +469,10 @@ class Adjudication:
 
     def _create_code(self, who: Access, request: CreateCodeRequest) -> tuple[list[Decision], Codebook]:
         suggestion, source_id = self._suggestion(who, request.suggestion_id)
+        # Refuse a stale request before the codebook changes, not after (the decision's own check is later).
+        current = self._decisions.versions(who.user.id, [suggestion.segment_id])[suggestion.segment_id]
+        if current != request.version:
+            raise VersionConflict(suggestion.segment_id, request.version, current)
         if suggestion.proposed_label is None:
             raise AdjudicationError(
                 "only a proposed new code (inductive suggestion) can be created as a code"
@@ -617,6 +627,16 @@ class Adjudication:
             for s, source_id in self._suggestions.matching(who.project.id, where)
             if s.segment_id not in reviewed
         ]
+
+
+def _ancestors(codebook: Codebook, code_id: str) -> set[str]:
+    parents = {code.id: code.parent_id for code in codebook.codes}
+    found: set[str] = set()
+    parent = parents.get(code_id)
+    while parent is not None and parent not in found:
+        found.add(parent)
+        parent = parents.get(parent)
+    return found
 
 
 def _neighbour(ordered: Sequence[str], pool: Sequence[str], current: str, step: int) -> str | None:

@@ -14,6 +14,7 @@ from groundcode.auth import ProjectReader
 from groundcode.domain import Model
 from groundcode.http import GroundcodeDep, build_app
 from groundcode.settings import Settings
+from services.adjudication.state import can_see_others
 from services.retrieval.embeddings import Embedder
 from services.retrieval.search import (
     CodeCandidate,
@@ -145,9 +146,14 @@ def batch_similar_segments(
     project_id = who.project.id
     texts = request.texts or segment_texts(embedder, store, project_id, request.segment_ids)
     excluded: list[str | None] = list(request.segment_ids) or [None] * len(texts)
-    return similar_segments(
+    found = similar_segments(
         embedder, store, project_id, texts, k=request.k, filters=request.filters, exclude_segment_ids=excluded
     )
+    project = who.project
+    if can_see_others(who.role, blind=project.blind, revealed=project.revealed):
+        return found
+    # Exemplars carry every coder's accepted codes: while coding is blind, a member does not see them.
+    return [[hit.model_copy(update={"code_ids": []}) for hit in hits] for hits in found]
 
 
 @router.get("/projects/{project}/search")

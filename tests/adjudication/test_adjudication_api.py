@@ -382,3 +382,74 @@ def test_accepted_and_rejected_suggestions_calibrate_the_offline_backend(
     )
     found = team.owner.get("/projects/study/sources/en.txt/suggestions").json()
     assert {s["provenance"]["decisions"] for s in found if s["mode"] == "deductive"} == {decided}
+
+
+def test_blind_coders_do_not_see_others_codes_through_exemplars(team: Team) -> None:
+    view = next_segment(team.owner)
+    budget = deductive(view)[0]
+    assert decide(
+        team.owner, {"action": "accept", "suggestion_ids": [budget["suggestion_id"]], "version": 0}
+    ).is_success
+    query = {"texts": [view["text"]], "k": 3}
+    owner_hits = poll_until(
+        lambda: team.owner.post("/projects/study/similar-segments", json=query).json()[0],
+        lambda hits: any(hit["code_ids"] for hit in hits),
+        "the accepted coding did not become an exemplar",
+    )
+    assert budget["code_id"] in owner_hits[0]["code_ids"]
+    coder_hits = team.coder.post("/projects/study/similar-segments", json=query).json()[0]
+    assert coder_hits and all(hit["code_ids"] == [] for hit in coder_hits)
+    team.owner.post("/projects/study/visibility", json={"revealed": True})
+    revealed = team.coder.post("/projects/study/similar-segments", json=query).json()[0]
+    assert any(hit["code_ids"] for hit in revealed)
+
+
+def test_a_stale_new_code_request_leaves_the_codebook_alone(team: Team) -> None:
+    view = next_segment(team.coder, status="all")
+    proposal = next(c for c in view["candidates"] if c["mode"] == "inductive")
+    assert decide(team.coder, {"action": "skip", "segment_id": view["segment_id"], "version": 0}).is_success
+    body = {
+        "action": "create_code",
+        "suggestion_id": proposal["suggestion_id"],
+        "name": "Stale",
+        "version": 0,
+    }
+    assert decide(team.coder, body).status_code == 409
+    names = {c["name"] for c in team.coder.get("/projects/study/codebook/counts").json()}
+    assert "Stale" not in names
+    assert decide(team.coder, {**body, "version": 1}).is_success
+
+
+def test_a_code_cannot_be_merged_into_one_nested_under_it(team: Team) -> None:
+    view = next_segment(team.coder, status="all")
+    proposal = next(c for c in view["candidates"] if c["mode"] == "inductive")
+    codes = {c["name"]: c["code_id"] for c in team.coder.get("/projects/study/codebook/counts").json()}
+    child = {
+        "action": "create_code",
+        "suggestion_id": proposal["suggestion_id"],
+        "name": "Child code",
+        "parent_id": codes["Trust"],
+        "version": 0,
+    }
+    assert decide(team.coder, child).is_success
+    codes = {c["name"]: c["code_id"] for c in team.coder.get("/projects/study/codebook/counts").json()}
+    refused = team.coder.post(
+        "/projects/study/merge", json={"code_id": codes["Child code"], "merged_code_id": codes["Trust"]}
+    )
+    assert refused.status_code == 400 and "other way round" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "target", ["//elsewhere.example", "/\\elsewhere.example", "https://elsewhere.example"]
+)
+def test_login_never_redirects_off_the_site(team: Team, target: str) -> None:
+    from groundcode.app import open_groundcode
+
+    groundcode = open_groundcode(team.settings)
+    groundcode.accounts.set_password("cyrus", "correct horse")
+    groundcode.close()
+    with httpx.Client(base_url=team.base_url, timeout=30) as browser:
+        login = browser.post(
+            "/login", data={"username": "cyrus", "password": "correct horse", "next": target}
+        )
+    assert login.headers["location"] == "/review"
