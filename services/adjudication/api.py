@@ -255,8 +255,11 @@ def members(who: ProjectReader, groundcode: GroundcodeDep) -> list[Member]:
 def set_member(
     username: str, request: MemberRole, who: ProjectOwner, groundcode: GroundcodeDep
 ) -> list[Member]:
-    """Add a user to the project, or change their role (owners only)."""
+    """Add a user to the project, or change their role (owners only); a project always keeps an owner."""
     user = groundcode.accounts.get_user(username)
+    owners = {m.user.id for m in groundcode.accounts.members(who.project.id) if m.role == Role.OWNER}
+    if request.role != Role.OWNER and owners == {user.id}:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{username} is the project's only owner")
     groundcode.accounts.set_member(who.project.id, user.id, request.role)
     return groundcode.accounts.members(who.project.id)
 

@@ -24,7 +24,7 @@ from groundcode.domain import (
     derived_id,
 )
 from groundcode.storage.accounts import AccountStore
-from groundcode.storage.decisions import DecisionStore, VersionConflict
+from groundcode.storage.decisions import DecisionStore, VersionConflict, review_key
 from groundcode.storage.repository import NotFoundError, Repository
 from groundcode.storage.suggestions import SuggestionFilter, SuggestionStore
 from services.adjudication import state
@@ -340,7 +340,7 @@ class Adjudication:
             segment_id=target.segment_id,
             source_id=target.source_id,
         )
-        key = target.segment_id or "codebook"
+        key = review_key(target)
         seen = self._decisions.versions(who.user.id, [key])[key]
         versions = self._decisions.append([undo], expected_version=seen, follow_up=Stage.LEARN)
         codebook = self._take_back(who, target)

@@ -453,3 +453,10 @@ def test_login_never_redirects_off_the_site(team: Team, target: str) -> None:
             "/login", data={"username": "cyrus", "password": "correct horse", "next": target}
         )
     assert login.headers["location"] == "/review"
+
+
+def test_a_project_always_keeps_an_owner(team: Team) -> None:
+    demoted = team.owner.put("/projects/study/members/olga", json={"role": "coder"})
+    assert demoted.status_code == 400 and "only owner" in demoted.json()["detail"]
+    assert team.owner.put("/projects/study/members/cyrus", json={"role": "owner"}).is_success
+    assert team.owner.put("/projects/study/members/olga", json={"role": "coder"}).is_success
