@@ -21,7 +21,7 @@ from groundcode.storage.repository import Repository
 from groundcode.storage.suggestions import SuggestionStore
 from services.retrieval.batching import batched
 from services.retrieval.embeddings import Embedder
-from services.retrieval.indexing import collection
+from services.retrieval.indexing import collection, index_codebook
 from services.retrieval.search import CodeCandidate, SegmentHit, candidate_codes, similar_segments
 from services.retrieval.vector_store import CollectionKind, VectorStore
 from services.suggestion.keyphrases import merge_labels
@@ -224,6 +224,10 @@ def suggest_source(
     modes = modes_to_run(options.suggestion_mode, codebook)
     if not modes or not segments:
         return []
+    if Mode.DEDUCTIVE in modes and codebook is not None:
+        # The codebook's own index item may still be queued beside this one (an import that does not wait, a
+        # restarted broker): bring the codes index up to date here; when it already is, this only compares.
+        index_codebook(repository, embedder, vectors, source.project_id, codebook.name)
     candidates, exemplars = _retrieve(embedder, vectors, source, segments, codebook, modes, options)
     requests = build_requests(source, segments, modes, codebook, candidates, exemplars)
     backend = backend_for(source.project_id)

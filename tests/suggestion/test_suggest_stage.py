@@ -26,7 +26,9 @@ CODES = [
 ]
 
 
-def prepared(settings: Settings, e5: LocalE5Embedder) -> tuple[Groundcode, str]:
+def prepared(
+    settings: Settings, e5: LocalE5Embedder, *, index_the_codebook: bool = True
+) -> tuple[Groundcode, str]:
     """A migrated groundcode with one indexed transcript and codebook; returns it and the source id."""
     groundcode = open_groundcode(settings)
     groundcode.embedder = e5
@@ -34,7 +36,8 @@ def prepared(settings: Settings, e5: LocalE5Embedder) -> tuple[Groundcode, str]:
     project = repository.ensure_project("study")
     source, _ = add_transcript(repository, project.id, "one.txt", TURNS)
     repository.save_codebook(project.id, "book", CODES)
-    index_codebook(repository, e5, groundcode.vector_store, project.id)
+    if index_the_codebook:
+        index_codebook(repository, e5, groundcode.vector_store, project.id)
     assert index_source_handler(repository, e5, groundcode.vector_store, source.id) == [
         (Stage.SUGGEST, source.id)
     ]
@@ -70,6 +73,16 @@ def test_offline_suggestions_are_stored_once_however_often_the_stage_runs(
         for s in again
         if s.quote_start is not None
     )
+    groundcode.close()
+
+
+def test_a_codebook_whose_index_item_has_not_run_yet_is_indexed_by_the_suggest_stage(
+    settings: Settings, e5: LocalE5Embedder
+) -> None:
+    groundcode, source_id = prepared(settings, e5, index_the_codebook=False)
+    assert groundcode.handlers()[Stage.SUGGEST](source_id) == []
+    top = [s.code_id for s in groundcode.suggestions.list_for_source(source_id) if s.rank == 1]
+    assert "budget" in top and "trust" in top
     groundcode.close()
 
 
