@@ -14,7 +14,6 @@ from groundcode.http import GroundcodeDep, WorkDep
 from groundcode.interchange.errors import InterchangeError
 from groundcode.interchange.projects import ImportSummary, export_project, import_project
 from groundcode.interchange.refiqda import read_project
-from services.adjudication import state
 from services.chunking.segmenter import ChunkOptions
 
 router = APIRouter(tags=["interchange"])
@@ -27,13 +26,7 @@ def export_qdpx(who: ProjectReader, groundcode: GroundcodeDep) -> Response:
     """The project as a REFI-QDA archive (ATLAS.ti, MAXQDA, NVivo, QualCoder): its texts, latest codebook and
     the codings in force that you may see (with blind coding, a coder's own only)."""
     project = who.project
-    decisions = state.visible(
-        groundcode.decisions.list(project.id),
-        who.user.id,
-        who.role,
-        blind=project.blind,
-        revealed=project.revealed,
-    )
+    decisions = groundcode.adjudication.visible_decisions(who)
     try:
         data, _exported = export_project(groundcode, project, decisions)
     except InterchangeError as error:

@@ -24,7 +24,6 @@ from groundcode.http import GroundcodeDep, WorkDep, build_app
 from groundcode.queue import WorkService
 from groundcode.settings import Settings
 from groundcode.storage.accounts import SESSION_LIFETIME
-from services.adjudication import state
 from services.adjudication.models import (
     BulkAcceptRequest,
     BulkPreview,
@@ -237,10 +236,7 @@ async def codings_csv(who: ProjectReader, groundcode: GroundcodeDep) -> Response
 @router.get("/projects/{project}/decisions")
 async def decision_log(who: ProjectReader, groundcode: GroundcodeDep) -> list[Decision]:
     """The decisions you may see, oldest first: the audit trail the codings are derived from."""
-    decisions = await asyncio.to_thread(groundcode.decisions.list, who.project.id)
-    return state.visible(
-        decisions, who.user.id, who.role, blind=who.project.blind, revealed=who.project.revealed
-    )
+    return await asyncio.to_thread(groundcode.adjudication.visible_decisions, who)
 
 
 # Members

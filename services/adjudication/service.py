@@ -100,7 +100,7 @@ class Adjudication:
         source = self._source_of(who, segment)
         # The version first: a decision landing meanwhile makes this view stale, never newer than it says.
         version = self._decisions.versions(who.user.id, [segment.id])[segment.id]
-        decisions = self._visible_decisions(who, [segment.id])
+        decisions = self.visible_decisions(who, [segment.id])
         mine = [d for d in state.effective(decisions) if d.coder_id == who.user.id]
         codes = self._repository.code_index(who.project.id)
         return SegmentView(
@@ -153,7 +153,7 @@ class Adjudication:
     def code_counts(self, who: Access) -> list[CodeCount]:
         """The codebook, with the accepted codings per code visible to this member and the suggestions."""
         codebook = self._repository.latest_codebook(who.project.id)
-        codings = state.codings(self._visible_decisions(who))
+        codings = state.codings(self.visible_decisions(who))
         accepted = Counter(coding.code_id for coding in codings)
         suggested = Counter(
             {c.code_id: c.count for c in self._suggestions.summary(who.project.id) if c.code_id is not None}
@@ -173,7 +173,7 @@ class Adjudication:
 
     def coding_rows(self, who: Access) -> list[CodingRow]:
         """Every coding visible to this member, in source order, for listing and export."""
-        decisions = self._visible_decisions(who)
+        decisions = self.visible_decisions(who)
         snapshots = {d.id: d.suggestion for d in decisions}
         codes = self._repository.code_index(who.project.id)
         users = {user.id: user.username for user in self._accounts.list_users()}
@@ -373,7 +373,8 @@ class Adjudication:
                 queue = ordered
         return ordered, queue
 
-    def _visible_decisions(self, who: Access, segment_ids: Sequence[str] | None = None) -> list[Decision]:
+    def visible_decisions(self, who: Access, segment_ids: Sequence[str] | None = None) -> list[Decision]:
+        """The project's decisions (optionally on some segments) this member may see: blind coding's rule."""
         decisions = self._decisions.list(who.project.id, segment_ids=segment_ids)
         return state.visible(
             decisions, who.user.id, who.role, blind=who.project.blind, revealed=who.project.revealed

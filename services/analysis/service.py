@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from groundcode.app import Groundcode
-from groundcode.domain import Access, Codebook, Coding, Decision, Project, Role, User
+from groundcode.domain import Access, Codebook, Coding, Project, Role, User
 from groundcode.storage.decisions import CODEBOOK_KEY, DecisionStore, VersionConflict
 from groundcode.storage.repository import Repository
 from groundcode.storage.suggestions import SuggestionFilter, SuggestionStore
@@ -48,7 +48,7 @@ class Analysis:
         """Both saturation curves: from the codings in force and from the selected suggestions."""
         project = who.project
         sources = saturation.ordered_sources(self.repository.list_sources(project.id), order)
-        decisions = self._visible(who)
+        decisions = self.adjudication.visible_decisions(who)
         names = {code_id: code.name for code_id, code in self.repository.code_index(project.id).items()}
         found = self.suggestions.matching(
             project.id, SuggestionFilter(min_confidence=selection.min_confidence)
@@ -70,7 +70,7 @@ class Analysis:
     def axial_proposal(self, who: Access, options: AxialOptions) -> AxialProposal:
         """A grouping of the codebook's codes that have codings in force (the accepted open codes)."""
         codebook = self.repository.latest_codebook(who.project.id)
-        codings = state.codings(self._visible(who))
+        codings = state.codings(self.adjudication.visible_decisions(who))
         coded = {coding.code_id for coding in codings}
         codes = [code for code in codebook.codes if code.id in coded] if codebook else []
         vectors = self.embedder().embed_queries([code_text(code) for code in codes]) if codes else []
@@ -111,15 +111,6 @@ class Analysis:
     def codebook_markdown(self, who: Access) -> str:
         return exports.codebook_markdown(
             self.repository.latest_codebook(who.project.id), self.adjudication.code_counts(who)
-        )
-
-    def _visible(self, who: Access) -> list[Decision]:
-        return state.visible(
-            self.decisions.list(who.project.id),
-            who.user.id,
-            who.role,
-            blind=who.project.blind,
-            revealed=who.project.revealed,
         )
 
     def _placements(self, codings: list[Coding]) -> list[Placement]:
