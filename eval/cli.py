@@ -42,6 +42,12 @@ class Backend(StrEnum):
     LLM = "llm"
 
 
+class DatasetOrder(StrEnum):
+    SOURCE = "source"
+    RANDOM = "random"
+    UNCERTAIN = "uncertain"
+
+
 BackendOption = Annotated[Backend, typer.Option(help="'offline' (no language model) or 'llm'.")]
 ModelOption = Annotated[
     str | None, typer.Option(help="litellm chat model, e.g. openai/gpt-4o-mini; implies --backend llm.")
@@ -155,6 +161,75 @@ def simulate_review(
     console.print(f"Report: {written[0].parent}")
 
 
+@app.command("dataset")
+def dataset_command(
+    units: Annotated[
+        Path,
+        typer.Argument(help="CSV: a text column, optional id, one column per coder (codes separated by ;)."),
+    ],
+    codebook: Annotated[Path, typer.Option(help="The codebook (YAML, JSON, CSV or REFI-QDA .qdc).")],
+    coders: Annotated[str, typer.Option(help="The coder columns, comma-separated, e.g. alice,bob.")],
+    gold: Annotated[str | None, typer.Option(help="The reference coder (default: the first).")] = None,
+    group_column: Annotated[
+        str | None,
+        typer.Option(help="Column naming the parent code whose children are a unit's only possible codes."),
+    ] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Learn and suggest again after each 1/STEPS.")] = 10,
+    order: Annotated[
+        DatasetOrder, typer.Option(help="Review order: CSV order, seeded random, or least margin first.")
+    ] = DatasetOrder.SOURCE,
+    repeats: Annotated[int, typer.Option(min=1, help="Simulated reviews, averaged.")] = 3,
+    backend: BackendOption = Backend.OFFLINE,
+    model: ModelOption = None,
+    api_base: ApiBaseOption = None,
+    out: OutOption = None,
+    seed: SeedOption = 0,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N units.")] = None,
+    resamples: ResamplesOption = 1000,
+) -> None:
+    """Benchmark any coded dataset: the real import, chunk, index, suggest, adjudicate and learn stages in a
+    temporary database, a simulated researcher reviewing in steps, scores as the literature reports them
+    (top-1, top-3 recall, per-code kappa, macro F1, alpha, AC1, abstentions), the coders' own agreement and
+    two baselines. Writes report.json and report.md."""
+    from eval.dataset import DatasetOptions
+    from eval.report import number
+    from eval.runs import evaluate_dataset
+
+    options = DatasetOptions(
+        **_backend(backend, model, api_base, seed),
+        units_file=str(units),
+        codebook=str(codebook),
+        coders=[coder.strip() for coder in coders.split(",") if coder.strip()],
+        gold=gold,
+        group_column=group_column,
+        steps=steps,
+        order=order.value,
+        repeats=repeats,
+        limit=limit,
+        resamples=resamples,
+    )
+    folder = out or Path("eval-reports") / "dataset" / units.stem
+    report, written = _in_temporary_store(
+        lambda data_dir: evaluate_dataset(options, Settings(), data_dir, folder)
+    )
+    first, nearest = report.first, report.baselines.nearest_code
+    _print_table(
+        f"{units}: {report.units} units, {len(report.codes)} codes, gold {report.gold}",
+        ("first suggestions", "groundcode", "nearest-code baseline"),
+        [
+            (name, number(getattr(first, name).value), number(getattr(nearest, name).value))
+            for name in ("top1", "top3_recall", "per_code_kappa", "macro_f1", "alpha", "ac1", "abstained")
+        ],
+    )
+    review = report.review
+    console.print(
+        f"decisions per unit {number(review.decisions_per_unit)} "
+        f"(first suggestions {number(review.first_decisions_per_unit)})"
+    )
+    _print_provenance(report.info.provenance)
+    console.print(f"Report: {written[0].parent}")
+
+
 @app.command("project")
 def project_command(
     project: ProjectOption = "default",
@@ -217,11 +292,18 @@ def codings_import(
     strict: Annotated[
         bool, typer.Option(help="Refuse the file if a code is not in the codebook (default: add it).")
     ] = False,
+    csv_id_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Column with the unit's id (the respondent id of 'groundcode import --csv-id-column'); "
+            "the text is then looked for in that unit, and a row without text codes the whole unit."
+        ),
+    ] = None,
 ) -> None:
     """Import human codings: each row's text is found in the project's sources (exactly, else ignoring
-    spelling variants such as Arabic/Persian letters and half-spaces) and coded on its segment by its coder
-    (an account without a password, made a coder of the project). Rows that cannot be found are listed; a
-    malformed file imports nothing."""
+    spelling variants such as Arabic/Persian letters and half-spaces; a text equal to a whole unit codes that
+    unit) and coded on its segment by its coder (an account without a password, made a coder of the
+    project). Rows that cannot be found are listed; a malformed file imports nothing."""
     from eval.codings import CodingsFileError, import_codings
     from groundcode.cli import _process  # imported here: groundcode.cli imports this module
 
@@ -230,7 +312,13 @@ def codings_import(
             target = groundcode.repository.get_project(project)
             data = file.read_bytes()
             result = import_codings(
-                groundcode, target, data, where=str(file), default_coder=coder, strict=strict
+                groundcode,
+                target,
+                data,
+                where=str(file),
+                default_coder=coder,
+                strict=strict,
+                id_column=csv_id_column,
             )
         except (NotFoundError, CodingsFileError, OSError) as error:
             raise _fail(f"nothing imported: {error}") from error

@@ -3,12 +3,16 @@ researcher's own coding can be scored with ``groundcode eval project``.
 
 Columns (header names, any order, any case): ``text`` (the coded passage, as in the transcript), ``code``,
 optional ``coder`` (a username; else ``--coder``) and optional ``source`` (a source's name, with or without
-its extension; else every source of the project is searched). Other columns are ignored.
+its extension; else every source of the project is searched). With ``id_column`` (``--csv-id-column``), that
+column names the unit: the respondent id a CSV source was imported with (``groundcode import
+--csv-id-column``, stored as its segments' ``speaker``); the text is then looked for in that unit only, and
+a row without text codes the whole unit (each of its segments). Other columns are ignored.
 
 Each row's text is located in the sources: exactly, else in the normalised matching view of
 ``groundcode.textnorm`` (Persian spellings, half-spaces, digits, case), mapped back to exact offsets. It
 becomes a ``Decision`` of kind ``code`` by its coder on the segment that contains it (or overlaps it most),
-for the located span. A text found nowhere, or more than once, is reported by its row number and left out.
+for the located span. A text found more than once codes the one segment it equals whole, if there is one.
+A text found nowhere, or more than once otherwise, is reported by its row number and left out.
 A malformed file (not UTF-8 CSV, a required column missing, a row without text, code or coder) imports
 nothing. Coders get accounts without a password and become coders of the project; codes the codebook lacks
 are added to it (or, with ``strict``, refused: then nothing is imported). Decision ids are derived from
@@ -59,10 +63,11 @@ class _Model(BaseModel):
 
 class CodingRow(_Model):
     row: int  # as a spreadsheet numbers it: the header is row 1
-    text: str
+    text: str  # "" with a unit: the whole unit
     code: str
     coder: str
     source: str | None
+    unit: str | None = None  # the id column's value
 
 
 class Located(_Model):
@@ -81,8 +86,11 @@ class Unlocated(_Model):
     reason: str
 
 
-def parse_codings(data: bytes, *, default_coder: str | None, where: str) -> list[CodingRow]:
-    """The file's rows, checked in full (``CodingsFileError`` on the first problem). Pure."""
+def parse_codings(
+    data: bytes, *, default_coder: str | None, where: str, id_column: str | None = None
+) -> list[CodingRow]:
+    """The file's rows, checked in full (``CodingsFileError`` on the first problem); with ``id_column``,
+    that column is required and ``text`` is not. Pure."""
     try:
         text = data.decode("utf-8-sig")
         table = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), 1)]
@@ -91,13 +99,16 @@ def parse_codings(data: bytes, *, default_coder: str | None, where: str) -> list
     if not table:
         raise CodingsFileError(f"{where}: the file is empty")
     header = [name.strip().casefold() for name in table[0][1]]
-    missing = [name for name in REQUIRED if name not in header]
+    unit = id_column.strip().casefold() if id_column else None
+    required = ("code", unit) if unit else REQUIRED
+    missing = [name for name in required if name not in header]
     if missing:
         raise CodingsFileError(f"{where}: no {' or '.join(missing)} column (the header is row 1)")
-    repeated = sorted({name for name in header if header.count(name) > 1} & {*REQUIRED, *OPTIONAL})
+    named = {*REQUIRED, *OPTIONAL, *required}
+    repeated = sorted({name for name in header if header.count(name) > 1} & named)
     if repeated:
         raise CodingsFileError(f"{where}: the header names {', '.join(repeated)} twice")
-    column = {name: header.index(name) for name in (*REQUIRED, *OPTIONAL) if name in header}
+    column = {name: header.index(name) for name in named if name in header}
     rows = []
     for number, cells in table[1:]:
         if not any(cell.strip() for cell in cells):
@@ -108,7 +119,12 @@ def parse_codings(data: bytes, *, default_coder: str | None, where: str) -> list
             )
         values = {name: cells[index].strip() for name, index in column.items()}
         coder = values.get("coder") or default_coder
-        for name, value in (("text", values["text"]), ("code", values["code"]), ("coder", coder)):
+        place = values.get("text") or (values[unit] if unit else "")
+        for name, value in (
+            ("id or text" if unit else "text", place),
+            ("code", values["code"]),
+            ("coder", coder),
+        ):
             if not value:
                 hint = " (add a coder column or --coder)" if name == "coder" else ""
                 raise CodingsFileError(f"{where}, row {number}: no {name}{hint}")
@@ -122,13 +138,17 @@ def parse_codings(data: bytes, *, default_coder: str | None, where: str) -> list
         rows.append(
             CodingRow(
                 row=number,
-                text=values["text"],
+                text=values.get("text", ""),
                 code=values["code"],
                 coder=coder,
                 source=values.get("source") or None,
+                unit=values[unit] or None if unit else None,
             )
         )
     return rows
+
+
+Span = tuple[Source, int, int]
 
 
 def locate(
@@ -143,47 +163,94 @@ def locate(
         if not pool:
             unlocated.append(Unlocated(row=row.row, reason=f"the project has no source named {row.source!r}"))
             continue
-        match: Literal["exact", "normalized"] = "exact"
-        found = [(s, start, start + len(row.text)) for s in pool for start in _occurrences(s.text, row.text)]
-        if not found:
-            match = "normalized"
-            needle = normalize_for_matching(row.text)
-            for source in pool:
-                if source.id not in views:
-                    views[source.id] = normalized_view_with_map(source.text)
-                view, origin = views[source.id]
-                found += [
-                    (source, *original_span(source.text, origin, start, start + len(needle)))
-                    for start in _occurrences(view, needle)
-                ]
         where = f"source {row.source!r}" if row.source else "the project's sources"
-        if len(found) != 1:
+        regions = _regions(row.unit, pool, segments)
+        match: Literal["exact", "normalized"] = "exact"
+        if not regions:
+            found: list[Span] = []
+            reason = f"{where} have no unit with id {row.unit!r}"
+        elif not row.text:
+            found = regions  # the whole unit
+            places = len({source.id for source, _, _ in found})
+            reason = f"the id {row.unit!r} is in {places} sources (a source column can say which)"
+            if places > 1:
+                found = []
+        else:
+            found, match = _find(row.text, regions, views)
+            whole = [span for span in found if _is_segment(span, segments)]
+            found = whole if len(found) > 1 and len(whole) == 1 else found
+            where = f"unit {row.unit!r}" if row.unit else where
             reason = (
                 f"the text is not in {where}"
                 if not found
                 else f"the text is {len(found)} times in {where}"
-                + ("" if row.source else " (a source column can say which)")
+                + ("" if row.source or row.unit else " (a source column can say which)")
             )
+            if len(found) > 1:
+                found = []
+        if not found:
             unlocated.append(Unlocated(row=row.row, reason=reason))
-            continue
-        source, start, end = found[0]
-        segment = segment_for(segments.get(source.id, []), start, end)
-        if segment is None:
-            unlocated.append(Unlocated(row=row.row, reason=f"source {source.name!r} has no segments yet"))
-            continue
-        located.append(
-            Located(
-                row=row.row,
-                source_id=source.id,
-                segment_id=segment.id,
-                start=start,
-                end=end,
-                code=row.code,
-                coder=row.coder,
-                match=match,
+        for source, start, end in found:
+            segment = segment_for(segments.get(source.id, []), start, end)
+            if segment is None:
+                unlocated.append(Unlocated(row=row.row, reason=f"source {source.name!r} has no segments yet"))
+                continue
+            located.append(
+                Located(
+                    row=row.row,
+                    source_id=source.id,
+                    segment_id=segment.id,
+                    start=start,
+                    end=end,
+                    code=row.code,
+                    coder=row.coder,
+                    match=match,
+                )
             )
-        )
     return located, unlocated
+
+
+def _regions(
+    unit: str | None, pool: Sequence[Source], segments: Mapping[str, Sequence[Segment]]
+) -> list[Span]:
+    """Where a row's text is looked for: the whole of every source, or each segment of the unit."""
+    if unit is None:
+        return [(source, 0, len(source.text)) for source in pool]
+    return [(s, seg.start, seg.end) for s in pool for seg in segments.get(s.id, []) if seg.speaker == unit]
+
+
+def _find(
+    text: str, regions: Sequence[Span], views: dict[str, tuple[str, list[int]]]
+) -> tuple[list[Span], Literal["exact", "normalized"]]:
+    """The text's spans within the regions: exact ones, else those of the normalised view."""
+    within: dict[str, list[tuple[int, int]]] = {}
+    pool: dict[str, Source] = {}
+    for source, low, high in regions:
+        within.setdefault(source.id, []).append((low, high))
+        pool[source.id] = source
+
+    def inside(spans: list[Span]) -> list[Span]:
+        return [(s, a, b) for s, a, b in spans if any(low <= a and b <= high for low, high in within[s.id])]
+
+    exact = inside([(s, a, a + len(text)) for s in pool.values() for a in _occurrences(s.text, text)])
+    if exact:
+        return exact, "exact"
+    needle = normalize_for_matching(text)
+    spans: list[Span] = []
+    for source in pool.values():
+        if source.id not in views:
+            views[source.id] = normalized_view_with_map(source.text)
+        view, origin = views[source.id]
+        spans += [
+            (source, *original_span(source.text, origin, a, a + len(needle)))
+            for a in _occurrences(view, needle)
+        ]
+    return inside(spans), "normalized"
+
+
+def _is_segment(span: Span, segments: Mapping[str, Sequence[Segment]]) -> bool:
+    source, start, end = span
+    return any(segment.start == start and segment.end == end for segment in segments.get(source.id, []))
 
 
 def _occurrences(text: str, part: str) -> list[int]:
@@ -263,10 +330,11 @@ def import_codings(
     where: str,
     default_coder: str | None = None,
     strict: bool = False,
+    id_column: str | None = None,
 ) -> CodingsImport:
     """Read, locate and store the codings of a CSV file. Everything is checked before anything is written:
     ``CodingsFileError`` (malformed file, or unknown codes with ``strict``) leaves the project as it was."""
-    rows = parse_codings(data, default_coder=default_coder, where=where)
+    rows = parse_codings(data, default_coder=default_coder, where=where, id_column=id_column)
     repository = groundcode.repository
     sources = repository.list_sources(project.id)
     located, unlocated = locate(rows, sources, {s.id: repository.list_segments(s.id) for s in sources})

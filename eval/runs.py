@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eval.dataset import (
+    DatasetOptions,
+    DatasetReport,
+    Vectors,
+    dataset_report,
+    embed_dataset,
+    load_dataset,
+    run_repeat,
+    write_dataset_report,
+)
 from eval.projects import (
     ProjectData,
     ProjectInfo,
@@ -159,3 +169,25 @@ def read_user_project(base: Settings, name: str) -> ProjectData:
         return read_project(groundcode, name)
     finally:
         groundcode.close()
+
+
+def evaluate_dataset(
+    options: DatasetOptions, base: Settings, data_dir: Path, out: Path
+) -> tuple[DatasetReport, list[Path]]:
+    """Benchmark a coded dataset: one simulated review per repeat, each in a fresh embedded store under
+    ``data_dir`` (embeddings come from the shared cache); write the report to ``out``. The texts go to a
+    remote model only if the user's settings consent."""
+    dataset = load_dataset(options)
+    runs = []
+    vectors: Vectors | None = None
+    for repeat in range(options.repeats):
+        settings = options.settings(base, data_dir / f"repeat-{repeat}", allow_remote=base.llm_allow_remote)
+        groundcode = open_groundcode(settings)
+        try:
+            vectors = vectors or embed_dataset(groundcode, dataset)
+            runs.append(run_repeat(groundcode, dataset, vectors, options, repeat))
+        finally:
+            groundcode.close()
+    assert vectors is not None  # at least one repeat
+    report = dataset_report(dataset, runs, vectors, options)
+    return report, write_dataset_report(report, out)

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from eval import plots
 from eval.metrics import Estimate, Number, bootstrap
 from eval.report import ReportInfo, estimate_cells, number, provenance_rows, write_files
+from eval.scoring import Answer, AnswerScores, answer_scores, rest_scores
 from eval.tasks import BackendOptions, Provenance, Setup, provenance, suggest_codes
 from groundcode.app import Groundcode
 from groundcode.domain import Access, Role, Segment, Stage
@@ -74,6 +75,36 @@ def choose(shown: Sequence[str], gold: Collection[str]) -> Choice:
     return Choice(rejected=list(range(len(shown))), accepted=None)
 
 
+class SetChoice(_Model):
+    """What the researcher does with a segment's shown candidates when a unit may carry several codes, or
+    none (indices into the shown candidates)."""
+
+    accepted: list[int]
+    rejected: list[int]
+    coded: list[str]  # gold codes no candidate showed, coded by hand
+    no_code: bool  # gold is empty: one "no code applies" decision
+
+    @property
+    def decisions(self) -> int:
+        return len(self.accepted) + len(self.rejected) + len(self.coded) + self.no_code
+
+
+def choose_set(shown: Sequence[str], gold: Collection[str]) -> SetChoice:
+    """Accept every gold candidate, reject the others above the last gold one (all of them when none is
+    gold), code the gold codes not shown by hand; with no gold code, decide "no code applies" (one
+    decision, whatever was shown). With one gold code this is ``choose``. Pure."""
+    if not gold:
+        return SetChoice(accepted=[], rejected=[], coded=[], no_code=True)
+    hits = [index for index, name in enumerate(shown) if name in gold]
+    last = hits[-1] if hits else len(shown) - 1
+    return SetChoice(
+        accepted=hits,
+        rejected=[index for index in range(last + 1) if shown[index] not in gold],
+        coded=sorted(set(gold) - set(shown)),
+        no_code=False,
+    )
+
+
 def step_ends(units: int, steps: int) -> list[int]:
     """Where each step ends: the first ``k/steps`` of the units, rounded up (empty steps left out). Pure."""
     return list(dict.fromkeys(-(-units * step // steps) for step in range(1, steps + 1) if units))
@@ -99,6 +130,10 @@ class CurvePoint(_Model):
     remaining: int
     top_accuracy: Number  # of the suggestions after learning from the reviewed units
     initial_top_accuracy: Number  # of the first suggestions on the same units
+    # Mean binary kappa per code over the remaining units (the top suggestion as the predicted set), as
+    # ``groundcode eval dataset`` reports it; nan in reports written before it was.
+    per_code_kappa: Number = math.nan
+    initial_per_code_kappa: Number = math.nan
 
 
 class SimulationRun(_Model):
@@ -134,7 +169,7 @@ def run_simulation(
     exemplars = groundcode.settings.suggestion_exemplars
     suggestions = suggest_codes(groundcode, setup, exemplars=exemplars)
     initial = [_shown(groundcode, who, segment.id) for segment in setup.segments]
-    curve = [_point(0, 0, gold, initial, initial)]
+    curve = [_point(0, 0, gold, initial, initial, list(code_ids))]
     reviewed: list[Reviewed] = []
     begin = 0
     for step, end in enumerate(step_ends(len(setup.segments), steps), start=1):
@@ -163,7 +198,7 @@ def run_simulation(
             handlers[Stage.LEARN](decision_id)
         suggestions += suggest_codes(groundcode, setup, exemplars=exemplars)
         now = [_shown(groundcode, who, segment.id) for segment in setup.segments[end:]]
-        curve.append(_point(step, end, gold, now, initial))
+        curve.append(_point(step, end, gold, now, initial, list(code_ids)))
     return SimulationRun(
         dataset=dataset,
         description=description,
@@ -195,8 +230,8 @@ def _review(
     choice: Choice,
     hand_code_id: str,
 ) -> list[str]:
-    """Make the choice's decisions on the segment, one after the other as on the review page (each on the
-    version the one before left); returns their ids."""
+    """Make the choice's decisions on the segment, one after the other as on the review page; returns their
+    ids."""
     requests: list[DecideRequest] = [
         RejectRequest(suggestion_id=shown[index].suggestion_id, reason="wrong_code", version=0)
         for index in choice.rejected
@@ -209,6 +244,12 @@ def _review(
                 segment_id=segment.id, code_id=hand_code_id, start=segment.start, end=segment.end, version=0
             )
         )
+    return decide_all(groundcode, who, requests)
+
+
+def decide_all(groundcode: Groundcode, who: Access, requests: Sequence[DecideRequest]) -> list[str]:
+    """Make the decisions on one segment one after the other, as on the review page (each on the version the
+    one before left); returns their ids."""
     version = 0
     decided: list[str] = []
     for request in requests:
@@ -224,21 +265,26 @@ def _point(
     gold: Sequence[Sequence[str]],
     shown: Sequence[Sequence[str]],
     initial: Sequence[Sequence[str]],
+    codes: Sequence[str],
 ) -> CurvePoint:
     """The curve after ``step``: ``shown`` are the candidates of the units from ``reviewed`` on."""
     remaining = gold[reviewed:]
+    top, kappa = rest_scores(remaining, _answers(shown), codes)
+    initial_top, initial_kappa = rest_scores(remaining, _answers(initial[reviewed:]), codes)
     return CurvePoint(
         step=step,
         reviewed=reviewed,
         remaining=len(remaining),
-        top_accuracy=_top_accuracy(remaining, shown),
-        initial_top_accuracy=_top_accuracy(remaining, initial[reviewed:]),
+        top_accuracy=top,
+        initial_top_accuracy=initial_top,
+        per_code_kappa=kappa,
+        initial_per_code_kappa=initial_kappa,
     )
 
 
-def _top_accuracy(gold: Sequence[Sequence[str]], shown: Sequence[Sequence[str]]) -> float:
-    hits = [bool(names) and names[0] in codes for codes, names in zip(gold, shown, strict=True)]
-    return sum(hits) / len(hits) if hits else math.nan
+def _answers(shown: Sequence[Sequence[str]]) -> list[Answer]:
+    """The shown candidates as answers: the top one is the predicted set (none shown: an abstention)."""
+    return [Answer(ranked=list(names), predicted=list(names[:1])) for names in shown]
 
 
 # Scores
@@ -294,6 +340,9 @@ class SimulationScores(Costs):
     decisions_saved_per_unit: Estimate  # > 0: fewer decisions
     per_step: list[StepScores]
     curve: list[CurvePoint]
+    # The first suggestions scored as ``groundcode eval dataset`` scores them (sets, abstentions counted);
+    # None in reports written before.
+    first_suggestions: AnswerScores | None = None
 
 
 def simulation_scores(run: SimulationRun, *, seed: int, resamples: int) -> SimulationScores:
@@ -323,6 +372,13 @@ def simulation_scores(run: SimulationRun, *, seed: int, resamples: int) -> Simul
             for step in sorted({item.step for item in reviewed})
         ],
         curve=run.curve,
+        first_suggestions=answer_scores(
+            [item.gold for item in reviewed],
+            _answers([item.initially_shown for item in reviewed]),
+            run.codes,
+            seed=seed,
+            resamples=resamples,
+        ),
     )
 
 
@@ -400,6 +456,11 @@ def headline(report: SimulationReport) -> list[tuple[str, str, str]]:
             number(last.initial_top_accuracy),
         ),
         (f"top-suggestion accuracy on all {before.remaining} units", "", number(before.top_accuracy)),
+        (
+            f"per-code kappa on the last {last.remaining} units",
+            number(last.per_code_kappa),
+            number(last.initial_per_code_kappa),
+        ),
     ]
 
 
@@ -450,11 +511,13 @@ def to_markdown(report: SimulationReport) -> str:
         "",
         "## Learning curve: the top suggestion on the units not reviewed yet",
         "",
-        "| after step | reviewed | remaining | accuracy | accuracy of the first suggestions |",
-        "|---|---|---|---|---|",
+        "| after step | reviewed | remaining | accuracy | accuracy of the first suggestions | per-code kappa "
+        "| per-code kappa of the first suggestions |",
+        "|---|---|---|---|---|---|---|",
         *(
             f"| {point.step} | {point.reviewed} | {point.remaining} | {number(point.top_accuracy)} | "
-            f"{number(point.initial_top_accuracy)} |"
+            f"{number(point.initial_top_accuracy)} | {number(point.per_code_kappa)} | "
+            f"{number(point.initial_per_code_kappa)} |"
             for point in scores.curve
         ),
         "",

@@ -10,6 +10,7 @@ chunk it, index it and the codebook, and suggest codes with the configured backe
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -121,9 +122,16 @@ class BackendOptions(_Model):
                 "queue": "inprocess",
                 "suggestion_backend": "llm" if self.model else self.backend,
                 "llm_allow_remote": allow_remote,
+                "embedding_cache_dir": base.embedding_cache_dir or shared_embedding_cache(),
                 **{key: value for key, value in llm.items() if value is not None},
             }
         )
+
+
+def shared_embedding_cache() -> Path:
+    """The embedding cache evaluation runs share across their temporary databases, unless the settings name
+    one (``GROUNDCODE_EMBEDDING_CACHE_DIR``): the user's cache folder."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "groundcode" / "embeddings"
 
 
 class RunOptions(BackendOptions):
@@ -232,10 +240,21 @@ def _import_paragraphs(groundcode: Groundcode, project_id: str, name: str, texts
 
 def _import(groundcode: Groundcode, project_id: str, name: str, text: str, unit: SegmentUnit) -> str:
     """Import ``text`` as a source, then chunk and index it with the stage handlers; returns its id."""
-    read = ReadOptions(max_bytes=groundcode.settings.max_file_bytes)
-    result = import_file(
-        groundcode.repository, project_id, name, text.encode("utf-8"), ChunkOptions(unit=unit), read
-    )
+    return import_source(groundcode, project_id, name, text.encode("utf-8"), ChunkOptions(unit=unit))
+
+
+def import_source(
+    groundcode: Groundcode,
+    project_id: str,
+    name: str,
+    data: bytes,
+    chunk: ChunkOptions,
+    *,
+    csv_column: str | None = None,
+) -> str:
+    """Import a file as a source, then chunk and index it with the stage handlers; returns its id."""
+    read = ReadOptions(max_bytes=groundcode.settings.max_file_bytes, csv_column=csv_column)
+    result = import_file(groundcode.repository, project_id, name, data, chunk, read)
     if result.source_id is None:
         raise ValueError(f"the evaluation text was refused: {result.error}")
     handlers = groundcode.handlers()
@@ -261,7 +280,7 @@ def _suggest(
         groundcode.suggestions,
         groundcode.embedder,
         groundcode.vector_store,
-        groundcode.suggestion_backend,
+        groundcode.suggestion_backends,
         options,
         source_id,
         label_vectors=groundcode.label_vectors,

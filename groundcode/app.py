@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from groundcode.coding_scope import CodingScope
 from groundcode.domain import Stage, WorkItem, WorkStatus
 from groundcode.queue import StageHandler, WorkService
 from groundcode.settings import Settings
@@ -23,12 +24,12 @@ from groundcode.storage.work_items import WorkItemStore
 from services.adjudication.learning import StoredDecisionHistory, learn_handler
 from services.adjudication.service import Adjudication
 from services.chunking.ingest import chunk_source
+from services.retrieval.embedding_cache import CachedEmbedder
 from services.retrieval.embeddings import Embedder, embedder_from_settings
 from services.retrieval.indexing import index_codebook_handler, index_source_handler
 from services.retrieval.vector_store import VectorStore, vector_store_from_settings
 from services.suggestion.offline import OfflineBackend
-from services.suggestion.scoring import DecisionHistory, learn_from_decisions
-from services.suggestion.stage import LabelVectors, NamedBackend, suggest_source
+from services.suggestion.stage import LabelVectors, ScopedBackend, suggest_source
 
 if TYPE_CHECKING:  # imported where used: importing litellm takes seconds
     from services.suggestion.llm import LiteLLMBackend
@@ -60,15 +61,18 @@ class Groundcode:
 
     @cached_property
     def embedder(self) -> Embedder:
-        """Built on first use: loading the model takes a moment and only indexing and search need it."""
-        return embedder_from_settings(self.settings)
+        """Built on first use: loading the model takes a moment and only indexing and search need it. Behind
+        the embedding cache: no text is embedded twice."""
+        return CachedEmbedder(
+            embedder_from_settings(self.settings), self.settings.resolved_embedding_cache_dir()
+        )
 
     @cached_property
     def vector_store(self) -> VectorStore:
         return vector_store_from_settings(self.settings)
 
     @cached_property
-    def decision_history(self) -> DecisionHistory:
+    def decision_history(self) -> StoredDecisionHistory:
         return StoredDecisionHistory(self.repository, self.decisions, self.embedder)
 
     @cached_property
@@ -84,6 +88,7 @@ class Groundcode:
         """Built on first use, and only when asked for: importing litellm takes seconds."""
         from services.suggestion.cache import SQLResponseCache
         from services.suggestion.llm import LiteLLMBackend, LiteLLMConfig
+        from services.suggestion.models import PromptVariant
         from services.suggestion.redaction import Redactor
 
         settings = self.settings
@@ -99,20 +104,41 @@ class Groundcode:
             concurrency=settings.llm_concurrency,
             timeout_seconds=settings.llm_timeout_seconds,
             allow_remote=settings.llm_allow_remote,
+            max_tokens=settings.llm_max_tokens,
+            prompt_variant=PromptVariant(settings.llm_prompt_variant),
+            codebook_token_budget=settings.llm_codebook_token_budget,
+            samples=settings.llm_samples,
         )
         # Text only leaves the machine with consent (allow_remote), and then always redacted.
         redactor = Redactor(settings.llm_redact_names) if settings.llm_allow_remote else None
         return LiteLLMBackend(config, cache=SQLResponseCache(self.sessions), redactor=redactor)
 
-    def suggestion_backend(self, project_id: str) -> NamedBackend:
-        """The configured backend for a project; the offline one learns from the project's decisions."""
+    def suggestion_backends(self, project_id: str) -> list[ScopedBackend]:
+        """The configured backend for a project, per suggestion scope. The offline one learns from the
+        coders' answered segments: under blind coding each coder's suggestions learn from that coder's own
+        decisions only (the shared ones from none) until an owner reveals; otherwise from everyone's."""
         if self.settings.suggestion_backend == "llm":
-            return self.llm_backend
-        learnt = learn_from_decisions(
-            self.decision_history.examples(project_id),
-            min_calibration=self.settings.suggestion_calibration_min_decisions,
-        )
-        return OfflineBackend(self.embedder, learnt)
+            return [ScopedBackend(None, self.llm_backend)]
+        by_coder = self.decision_history.decided_units(project_id)
+        project = self.repository.project_by_id(project_id)
+        if not project.blind or project.revealed:
+            pooled = [unit for units in by_coder.values() for unit in units]
+            return [ScopedBackend(None, OfflineBackend(self.embedder, pooled))]
+        return [
+            ScopedBackend(None, OfflineBackend(self.embedder)),
+            *(
+                ScopedBackend(coder_id, OfflineBackend(self.embedder, units))
+                for coder_id, units in by_coder.items()
+            ),
+        ]
+
+    def set_coding_scope(self, project_id: str, scope: CodingScope) -> list[str]:
+        """Store which speakers the project codes and make every source's suggest item pending again;
+        returns the sources to submit, so segments no longer coded lose their suggestions."""
+        self.repository.set_coding_scope(project_id, scope)
+        source_ids = [source.id for source in self.repository.list_sources(project_id)]
+        self.work_items.reset(Stage.SUGGEST, source_ids)
+        return source_ids
 
     def handlers(self) -> dict[Stage, StageHandler]:
         """The handler of every pipeline stage, bound to this process's adapters."""
@@ -129,7 +155,7 @@ class Groundcode:
                 self.suggestions,
                 self.embedder,
                 self.vector_store,
-                self.suggestion_backend,
+                self.suggestion_backends,
                 self.settings,
                 source_id,
                 label_vectors=self.label_vectors,

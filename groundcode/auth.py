@@ -7,9 +7,9 @@ confirmed to outsiders. Browsers send the session cookie on their own, so a stat
 relies on the cookie must also carry the ``X-Groundcode`` header, which other sites' pages cannot add
 (cross-site request forgery protection).
 
-The operations routes (the queue's state, retries, metrics) concern every project. Without
-``GROUNDCODE_SERVICE_TOKEN`` any logged-in user may call them; with it they answer only requests that
-carry that token (monitoring, other services), and a user's login no longer suffices.
+The operations routes (the queue's state, retries, metrics) concern every project: they answer requests
+that carry ``GROUNDCODE_SERVICE_TOKEN`` (monitoring, other services) and instance administrators
+(``groundcode user admin``), nobody else.
 """
 
 from __future__ import annotations
@@ -97,21 +97,26 @@ ProjectOwner = Annotated[Access, _requiring(Role.OWNER)]
 
 
 def operations_access(request: Request, groundcode: Annotated[Groundcode, Depends(_groundcode)]) -> None:
-    """The service token when one is configured (compared in constant time), else any logged-in user."""
+    """The service token, if one is configured (compared in constant time), or an administrator's login."""
     expected = groundcode.settings.service_token
-    if expected is None:
-        current_user(optional_user(request, groundcode))
-        return
     token, from_cookie = _credentials(request)
     given = (token or "").encode() if not from_cookie else b""
-    if not hmac.compare_digest(given, expected.get_secret_value().encode()):
+    if expected is not None and hmac.compare_digest(given, expected.get_secret_value().encode()):
+        return
+    user = optional_user(request, groundcode)
+    if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "operations routes need the service token as 'Authorization: Bearer <token>' "
-            "(GROUNDCODE_SERVICE_TOKEN)",
+            "(GROUNDCODE_SERVICE_TOKEN) or an instance administrator's login",
             headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not user.admin:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "operations routes are for instance administrators (groundcode user admin)",
         )
 
 
 OperationsAccess = Depends(operations_access)
-"""For the operations routes: the service token if configured, else a user."""
+"""For the operations routes: the service token or an instance administrator."""

@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -15,6 +16,7 @@ import prometheus_client
 import typer
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -30,12 +32,13 @@ from groundcode.app import (
     wait_until_idle,
 )
 from groundcode.codebook_io import CodebookFormatError, parse_codebook
+from groundcode.coding_scope import CodingScope, ScopeRule
 from groundcode.deploy import deploy_app
 from groundcode.domain import Codebook, Project, Role, Segment, SegmentUnit, Stage, WorkItem
 from groundcode.interchange.cli import codebook_app, project_app
 from groundcode.observability import configure_logging, llm_token_totals, recent_throughput
 from groundcode.settings import Settings
-from groundcode.storage.accounts import AccountError
+from groundcode.storage.accounts import TOKEN_LIFETIME, AccountError
 from groundcode.storage.repository import NotFoundError
 from services.adjudication.api import create_app as create_adjudication_app
 from services.analysis.cli import app as analysis_app
@@ -48,6 +51,7 @@ from services.retrieval.api import create_app as create_retrieval_app
 from services.retrieval.search import ExemplarFilter, SegmentFilter, candidate_codes, similar_segments
 from services.retrieval.search import search as search_segments
 from services.suggestion.api import create_app as create_suggestion_app
+from services.suggestion.local_server import llm_app
 
 app = typer.Typer(
     help="groundcode: first-pass qualitative coding with the researcher in charge.", no_args_is_help=True
@@ -60,6 +64,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(codings_app, name="codings")
 app.add_typer(analysis_app)  # saturation, export …, axial …
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(llm_app, name="llm")  # llm serve: a local model on loopback (the local-llm extra)
 
 
 user_app = typer.Typer(help="Researchers' accounts.", no_args_is_help=True)
@@ -132,11 +137,14 @@ def user_add(
         ),
     ] = None,
     display_name: Annotated[str, typer.Option(help="Name shown to other coders.")] = "",
+    admin: Annotated[bool, typer.Option(help="An instance administrator (the operations routes).")] = False,
 ) -> None:
     """Add a researcher's account."""
     with _groundcode() as groundcode:
         try:
-            user = groundcode.accounts.add_user(username, password=password, display_name=display_name)
+            user = groundcode.accounts.add_user(
+                username, password=password, display_name=display_name, admin=admin
+            )
         except (AccountError, ValueError) as error:
             raise _fail(str(error)) from error
         console.print(
@@ -149,13 +157,27 @@ def user_password(
     username: str,
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
 ) -> None:
-    """Set a user's password."""
+    """Set a user's password; their login sessions and API tokens are revoked."""
     with _groundcode() as groundcode:
         try:
-            groundcode.accounts.set_password(username, password)
+            revoked = groundcode.accounts.set_password(username, password)
         except (AccountError, NotFoundError) as error:
             raise _fail(str(error)) from error
-        console.print(f"Password of {username} changed.")
+        console.print(f"Password of {username} changed; {revoked} sessions and tokens revoked.")
+
+
+@user_app.command("admin")
+def user_admin(
+    username: str,
+    revoke: Annotated[bool, typer.Option("--revoke", help="No longer an administrator.")] = False,
+) -> None:
+    """Make a user an instance administrator: they may call the operations routes (/work-items, /metrics)."""
+    with _groundcode() as groundcode:
+        try:
+            groundcode.accounts.set_admin(username, not revoke)
+        except NotFoundError as error:
+            raise _fail(str(error)) from error
+        console.print(f"{username} is {'no longer' if revoke else 'now'} an administrator.")
 
 
 @user_app.command("list")
@@ -173,7 +195,11 @@ def user_list() -> None:
 
 @token_app.command("create")
 def token_create(
-    username: str, label: Annotated[str, typer.Option(help="What the token is for.")] = "cli"
+    username: str,
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    expires_days: Annotated[
+        int, typer.Option(min=1, max=3650, help="Days until it expires.")
+    ] = TOKEN_LIFETIME.days,
 ) -> None:
     """Issue an API token for a user; it is printed once and only its hash is kept."""
     with _groundcode() as groundcode:
@@ -181,7 +207,34 @@ def token_create(
             user = groundcode.accounts.get_user(username)
         except NotFoundError as error:
             raise _fail(str(error)) from error
-        print(groundcode.accounts.issue_token(user.id, label=label))
+        print(groundcode.accounts.issue_token(user.id, label=label, lifetime=timedelta(days=expires_days)))
+
+
+@token_app.command("list")
+def token_list(username: Annotated[str | None, typer.Argument(help="Only this user's.")] = None) -> None:
+    """Login sessions and API tokens (never the tokens themselves), with their ids for 'token revoke'."""
+    with _groundcode() as groundcode:
+        table = Table("id", "user", "kind", "label", "created", "expires")
+        for token in groundcode.accounts.list_tokens(username):
+            expires = token.expires_at.strftime("%Y-%m-%d %H:%M") if token.expires_at else "never"
+            created = token.created_at.strftime("%Y-%m-%d %H:%M")
+            table.add_row(token.id, token.username, token.kind, token.label, created, expires)
+        console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_ids: Annotated[list[str] | None, typer.Argument(help="Ids from 'token list'.")] = None,
+    user: Annotated[str | None, typer.Option(help="Every session and token of this user.")] = None,
+) -> None:
+    """Revoke tokens or login sessions: those named, or all of a user's."""
+    with _groundcode() as groundcode:
+        chosen = list(token_ids or [])
+        if user is not None:
+            chosen += [token.id for token in groundcode.accounts.list_tokens(user)]
+        if not chosen:
+            raise _fail("name token ids (groundcode token list) or a --user")
+        console.print(f"{groundcode.accounts.revoke_token_ids(chosen)} revoked.")
 
 
 @member_app.command("add")
@@ -202,6 +255,58 @@ def member_list(project: ProjectOption = "default") -> None:
         table = Table("user", "role")
         for member in groundcode.accounts.members(target.id):
             table.add_row(member.user.username, member.role.value)
+        console.print(table)
+
+
+@project_app.command("set")
+def project_set(
+    project: ProjectOption = "default",
+    code_speakers: Annotated[
+        str | None, typer.Option(help="Code only these speakers' turns, comma-separated: P1,P3.")
+    ] = None,
+    code_speakers_pattern: Annotated[
+        str | None, typer.Option(help="Code the speakers whose label matches this regex (whole, any case).")
+    ] = None,
+    code_all_speakers: Annotated[bool, typer.Option(help="Code every speaker, interviewers too.")] = False,
+    code_default_speakers: Annotated[
+        bool, typer.Option(help="Back to the default: every speaker except interviewers.")
+    ] = False,
+) -> None:
+    """Set which speakers' turns get suggestions (front matter never does), then suggest again."""
+    rules: dict[ScopeRule, bool] = {
+        "speakers": code_speakers is not None,
+        "pattern": code_speakers_pattern is not None,
+        "all": code_all_speakers,
+        "default": code_default_speakers,
+    }
+    chosen = [rule for rule, given in rules.items() if given]
+    if len(chosen) != 1:
+        raise _fail(
+            "give exactly one of --code-speakers, --code-speakers-pattern, --code-all-speakers, "
+            "--code-default-speakers"
+        )
+    speakers = [name.strip() for name in (code_speakers or "").split(",") if name.strip()]
+    try:
+        scope = CodingScope(rule=chosen[0], speakers=speakers, pattern=code_speakers_pattern or "")
+    except ValidationError as error:
+        raise _fail(error.errors()[0]["msg"]) from error
+    with _groundcode() as groundcode:
+        target = _project(groundcode, project)
+        source_ids = groundcode.set_coding_scope(target.id, scope)
+        console.print(f"Project {target.name} codes {scope.describe()}.")
+        asyncio.run(_process(groundcode, Stage.SUGGEST, source_ids, wait=True))
+
+
+@project_app.command("show")
+def project_show(project: ProjectOption = "default") -> None:
+    """A project's settings: blind coding, and which speakers are coded."""
+    with _groundcode() as groundcode:
+        target = _project(groundcode, project)
+        table = Table("setting", "value", title=f"Project {target.name}")
+        table.add_row("blind coding", "yes" if target.blind else "no")
+        table.add_row("revealed", "yes" if target.revealed else "no")
+        table.add_row("coded speakers", groundcode.repository.coding_scope(target.id).describe())
+        table.add_row("sources", str(len(groundcode.repository.list_sources(target.id))))
         console.print(table)
 
 
@@ -277,19 +382,34 @@ def _import_one(
     csv_column: str | None,
     csv_id_column: str | None,
 ) -> ImportResult:
+    settings = groundcode.settings
     try:
-        data = path.read_bytes()
+        data = _read_at_most(path, settings.max_file_bytes)
     except OSError as error:
         return ImportResult(filename=str(path), error=f"{path}: cannot read the file ({error.strerror})")
     read = ReadOptions(
-        max_bytes=groundcode.settings.max_file_bytes, csv_column=csv_column, csv_id_column=csv_id_column
+        max_bytes=settings.max_file_bytes,
+        csv_column=csv_column,
+        csv_id_column=csv_id_column,
+        bounds=settings.parse_bounds(),
     )
     return import_file(groundcode.repository, project.id, str(path), data, options, read)
 
 
+def _read_at_most(path: Path, max_bytes: int) -> bytes:
+    """The file's first ``max_bytes + 1`` bytes: enough to refuse an oversized file without reading it
+    all (and without trusting its stat size: a pipe or /dev/zero has none)."""
+    with path.open("rb") as file:
+        return file.read(max_bytes + 1)
+
+
 def _import_codebook(groundcode: Groundcode, project: Project, path: Path) -> Codebook:
+    limit = groundcode.settings.max_file_bytes
     try:
-        text, _encoding = decode_text(str(path), path.read_bytes())
+        data = _read_at_most(path, limit)
+        if len(data) > limit:
+            raise _fail(f"{path}: the codebook is over the {limit} byte import limit")
+        text, _encoding = decode_text(str(path), data)
         codes = parse_codebook(str(path), text, namespace=project.id)
     except OSError as error:
         raise _fail(f"{path}: cannot read the codebook ({error.strerror})") from error
@@ -567,7 +687,7 @@ def suggest(
         ids = [source.id for source in chosen]
         groundcode.work_items.reset(Stage.SUGGEST, ids)
         asyncio.run(_process(groundcode, Stage.SUGGEST, ids, wait=True))
-        backend_name = groundcode.suggestion_backend(target.id).backend_name
+        backend_name = groundcode.suggestion_backends(target.id)[0].backend.backend_name
         count = sum(
             suggestion.backend == backend_name
             for source_id in ids

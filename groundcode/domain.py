@@ -102,6 +102,8 @@ class Code(Model):
     examples: list[str] = Field(default_factory=list)
     parent_id: str | None = None
     color: str | None = None
+    created_by: str | None = None  # the coder who created it while reviewing (None: from a codebook file)
+    approved: bool = True  # False: a blind coder's new code, hidden from the other coders until approved
 
 
 class Codebook(Model):
@@ -169,11 +171,20 @@ def suggestion_id(
     model: str | None,
     prompt_version: str | None,
     code_or_label: str,
+    *coder_id: str,
 ) -> str:
-    """The id of a suggestion: the same run over the same segment and codebook version replaces it."""
+    """The id of a suggestion: the same run over the same segment and codebook version replaces it (a
+    blind coder's own suggestions add the coder)."""
     version = "" if codebook_version is None else str(codebook_version)
     return derived_id(
-        "suggestion", segment_id, version, backend, model or "", prompt_version or "", code_or_label
+        "suggestion",
+        segment_id,
+        version,
+        backend,
+        model or "",
+        prompt_version or "",
+        code_or_label,
+        *coder_id,
     )
 
 
@@ -202,6 +213,7 @@ class Suggestion(Model):
     prompt_version: str | None = None
     provenance: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
+    coder_id: str | None = None  # learnt from this blind coder's decisions only, and shown only to them
 
     @model_validator(mode="after")
     def _one_kind_and_an_id(self) -> Self:
@@ -219,6 +231,7 @@ class Suggestion(Model):
                 self.model,
                 self.prompt_version,
                 self.code_id or self.proposed_label or "",
+                *([self.coder_id] if self.coder_id else []),
             )
             object.__setattr__(self, "id", derived)
         return self
@@ -237,6 +250,7 @@ class User(Model):
     username: str = Field(min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
     display_name: str = ""
     created_at: datetime = Field(default_factory=utcnow)
+    admin: bool = False  # an instance administrator: may call the operations routes
 
 
 class Member(Model):
@@ -276,6 +290,7 @@ class DecisionKind(StrEnum):
     CREATE_CODE = "create_code"  # an inductive proposal becomes a new codebook code and a coding of it
     CODE = "code"  # a coding made by hand, without a suggestion (or imported)
     SKIP = "skip"  # the segment is put aside for later
+    NO_CODE = "no_code"  # the coder reviewed the segment and none of the codebook's codes applies
     MERGE = "merge"  # code ``merged_code_id`` is folded into ``code_id`` in the codebook
     UNDO = "undo"  # cancels decision ``undoes``
 
@@ -332,8 +347,8 @@ class Decision(Model):
             raise ValueError(f"a {kind.value} decision is about a suggestion")
         if kind == DecisionKind.REJECT and self.reason is None:
             raise ValueError("a rejection needs a reason")
-        if kind == DecisionKind.SKIP and self.segment_id is None:
-            raise ValueError("skip names a segment")
+        if kind in (DecisionKind.SKIP, DecisionKind.NO_CODE) and self.segment_id is None:
+            raise ValueError(f"{kind.value} names a segment")
         if kind == DecisionKind.MERGE and (self.code_id is None or self.merged_code_id is None):
             raise ValueError("a merge names the code kept and the code merged into it")
         if kind == DecisionKind.UNDO and self.undoes is None:
@@ -345,8 +360,8 @@ class Decision(Model):
         """What later decisions of the same coder replace: the suggestion, else the segment and code."""
         if self.suggestion_id is not None:
             return self.suggestion_id
-        if self.kind == DecisionKind.SKIP:
-            return f"skip:{self.segment_id}"
+        if self.kind in (DecisionKind.SKIP, DecisionKind.NO_CODE):
+            return f"{self.kind.value}:{self.segment_id}"
         if self.kind == DecisionKind.MERGE:
             return f"merge:{self.merged_code_id}"
         return f"code:{self.segment_id}:{self.code_id}:{self.start}:{self.end}"

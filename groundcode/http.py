@@ -3,7 +3,7 @@ work-item and metrics routes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
 
@@ -53,10 +53,18 @@ def build_app(
         title=title, description=description, lifespan=service_lifespan(settings, run_workers=run_workers)
     )
     install_error_handlers(app)
+    app.middleware("http")(no_sniffing)
     app.include_router(core_router)
     for router in routers:
         app.include_router(router)
     return app
+
+
+async def no_sniffing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Every answer says ``X-Content-Type-Options: nosniff``: browsers take its declared type as given."""
+    response = await call_next(request)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def get_groundcode(request: Request) -> Groundcode:

@@ -14,6 +14,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from groundcode.bounded import ParseBounds
+
 SECRETS_DIR_VARIABLE = "GROUNDCODE_SECRETS_DIR"
 """A directory of secret files, one per setting, named like its variable in lower case (e.g.
 ``groundcode_llm_api_key``, ``database_url``): Docker and Kubernetes secrets. The environment wins."""
@@ -41,7 +43,8 @@ class Settings(BaseSettings):
     service_token: SecretStr | None = Field(
         default=None,
         description="When set, the operations routes (/work-items, /work-items/retry, /metrics) answer only "
-        "requests with 'Authorization: Bearer <this token>' (monitoring and other services), not users.",
+        "requests with 'Authorization: Bearer <this token>' (monitoring and other services) or from "
+        "instance administrators (groundcode user admin).",
     )
     log_format: Literal["text", "json"] = Field(
         default="text", description="'json': one JSON object per log line, with the work item and stage."
@@ -70,6 +73,12 @@ class Settings(BaseSettings):
     )
 
     max_file_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Largest file import accepts.")
+    parse_memory_bytes: int = Field(
+        default=2 * 1024**3, gt=0, description="Memory (address space) the process reading one file may use."
+    )
+    parse_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Longest time reading one file may take."
+    )
 
     embedding_model: str = Field(
         default="local:multilingual-e5-small",
@@ -81,6 +90,11 @@ class Settings(BaseSettings):
     )
     embedding_api_key: SecretStr | None = Field(
         default=None, description="Key for the litellm model; default: the provider's own variable."
+    )
+    embedding_cache_dir: Path | None = Field(
+        default=None,
+        description="Where embeddings are cached by content hash, so no text is embedded twice; default: "
+        "data_dir/embedding-cache.",
     )
     chroma_host: str | None = Field(
         default=None, description="Chroma server host; unset means embedded Chroma in data_dir/chroma."
@@ -97,12 +111,6 @@ class Settings(BaseSettings):
     suggestion_candidates: int = Field(default=10, ge=1, description="Codebook candidates per segment.")
     suggestion_exemplars: int = Field(default=5, ge=0, description="Similar coded segments per segment.")
     suggestion_batch_size: int = Field(default=64, ge=1, description="Segments retrieved and stored at once.")
-    suggestion_calibration_min_decisions: int = Field(
-        default=30,
-        ge=2,
-        description="Decisions on suggestions (both accepted and rejected ones) before offline confidences "
-        "are calibrated on them.",
-    )
     llm_model: str | None = Field(
         default=None, description="litellm chat model for suggestions, e.g. 'openai/qwen2.5-7b-instruct'."
     )
@@ -132,6 +140,29 @@ class Settings(BaseSettings):
         description="Per call, including time queued at the server: raise it for CPU inference (a llama.cpp "
         "server answers one call at a time, so with concurrency 4 the last waits for three others).",
     )
+    llm_max_tokens: int = Field(
+        default=768, ge=16, description="Answer tokens per segment, sent as max_tokens on every call."
+    )
+    llm_prompt_variant: Literal["reason_first", "label_first", "per_code"] = Field(
+        default="reason_first",
+        description="'reason_first' (rationale before the code), 'label_first', or 'per_code' (a yes/no "
+        "decision per code: for small codebooks). Each is a template file in prompts/.",
+    )
+    llm_codebook_token_budget: int = Field(
+        default=2500,
+        ge=0,
+        description="Offer the whole codebook when it fits this many tokens, else the shortlist.",
+    )
+    llm_samples: int = Field(
+        default=1, ge=1, description="Answers per segment; a suggestion's confidence is their agreement."
+    )
+
+    def parse_bounds(self) -> ParseBounds:
+        """The memory and time bound of the process that reads one imported file."""
+        return ParseBounds(memory_bytes=self.parse_memory_bytes, seconds=self.parse_timeout_seconds)
+
+    def resolved_embedding_cache_dir(self) -> Path:
+        return self.embedding_cache_dir or self.data_dir / "embedding-cache"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -60,12 +60,20 @@ def poll_until(
 
 
 def api_token(
-    settings: Settings, username: str = "researcher", *, projects: Sequence[str] = (), role: Role = Role.OWNER
+    settings: Settings,
+    username: str = "researcher",
+    *,
+    projects: Sequence[str] = (),
+    role: Role = Role.OWNER,
+    admin: bool = False,
 ) -> dict[str, str]:
-    """Authorization headers of a (new or existing) user with ``role`` in each of ``projects``."""
+    """Authorization headers of a (new or existing) user with ``role`` in each of ``projects``; an
+    ``admin`` (instance administrator) may also call the operations routes (``/work-items``, ``/metrics``)."""
     groundcode = open_groundcode(settings)
     try:
         user = groundcode.accounts.find_user(username) or groundcode.accounts.add_user(username)
+        if admin:
+            groundcode.accounts.set_admin(username, True)
         for name in projects:
             project = groundcode.repository.ensure_project(name)
             groundcode.accounts.set_member(project.id, user.id, role)

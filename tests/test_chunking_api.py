@@ -23,7 +23,7 @@ TRANSCRIPT = (
 def client(settings: Settings) -> Iterator[httpx.Client]:
     with (
         serve_in_thread(create_app(settings)) as base_url,
-        httpx.Client(base_url=base_url, timeout=30, headers=api_token(settings)) as http,
+        httpx.Client(base_url=base_url, timeout=30, headers=api_token(settings, admin=True)) as http,
     ):
         yield http
 

@@ -31,7 +31,9 @@ OPERATIONS = [("GET", "/work-items"), ("POST", "/work-items/retry"), ("GET", "/m
 def test_metrics_expose_the_queue_the_work_done_and_its_durations(settings: Settings) -> None:
     with (
         serve_in_thread(create_app(settings)) as base_url,
-        httpx.Client(base_url=base_url, timeout=30, headers=api_token(settings, projects=["study"])) as http,
+        httpx.Client(
+            base_url=base_url, timeout=30, headers=api_token(settings, projects=["study"], admin=True)
+        ) as http,
     ):
         upload = http.post("/projects/study/sources", files={"files": ("a.txt", TRANSCRIPT, "text/plain")})
         assert upload.status_code < 300, upload.text
@@ -54,22 +56,26 @@ def test_metrics_expose_the_queue_the_work_done_and_its_durations(settings: Sett
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_operations_routes_take_a_user_or_only_the_service_token_when_one_is_set(settings: Settings) -> None:
+def test_operations_routes_take_an_administrator_or_the_service_token(settings: Settings) -> None:
     user = api_token(settings)
+    admin = api_token(settings, "ada", admin=True)
     with serve_in_thread(create_app(settings, run_workers=False)) as base_url:
         for method, path in OPERATIONS:
             assert httpx.request(method, base_url + path).status_code == 401
-            assert httpx.request(method, base_url + path, headers=user).status_code == 200
+            refused = httpx.request(method, base_url + path, headers=user)
+            assert refused.status_code == 403 and "administrators" in refused.text
+            assert httpx.request(method, base_url + path, headers=admin).status_code == 200
     token = "s3rvice-token-for-tests"
     guarded = settings.model_copy(update={"service_token": SecretStr(token)})
     service = {"Authorization": f"Bearer {token}"}
     with serve_in_thread(create_app(guarded, run_workers=False)) as base_url:
         for method, path in OPERATIONS:
-            refused = httpx.request(method, base_url + path, headers=user)
-            assert refused.status_code == 401 and "GROUNDCODE_SERVICE_TOKEN" in refused.text
             wrong = {"Authorization": f"Bearer {token}x"}
-            assert httpx.request(method, base_url + path, headers=wrong).status_code == 401
+            refused = httpx.request(method, base_url + path, headers=wrong)
+            assert refused.status_code == 401 and "GROUNDCODE_SERVICE_TOKEN" in refused.text
+            assert httpx.request(method, base_url + path, headers=user).status_code == 403
             assert httpx.request(method, base_url + path, headers=service).status_code == 200
+            assert httpx.request(method, base_url + path, headers=admin).status_code == 200
 
 
 async def test_a_json_log_line_names_the_work_item_and_stage(settings: Settings) -> None:

@@ -17,14 +17,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from groundcode.app import Groundcode, open_groundcode
+from groundcode.bounded import BoundExceededError, run_bounded
 from groundcode.codebook_io import format_codebook_yaml
 from groundcode.domain import Codebook, SegmentUnit, Stage
 from groundcode.interchange.codebook import qdc_from_codes, qdc_losses
 from groundcode.interchange.errors import InterchangeError
+from groundcode.interchange.mapping import parse_user_map
 from groundcode.interchange.projects import ImportSummary, export_project, import_project
 from groundcode.interchange.refiqda import read_project, walk_codes, write_codebook
 from groundcode.settings import Settings
 from groundcode.storage.repository import NotFoundError
+from services.analysis.service import local_operator
 from services.chunking.segmenter import ChunkOptions
 
 codebook_app = typer.Typer(help="Codebooks in and out of a project.", no_args_is_help=True)
@@ -84,6 +87,27 @@ def export(
         errors.print(f"[yellow]not exported:[/yellow] {loss}")
 
 
+@codebook_app.command("approve")
+def approve(
+    code: Annotated[str, typer.Argument(help="The code's name or id.")], project: ProjectOption = "default"
+) -> None:
+    """Approve a coder's new code, as an owner: while coding is blind, the other coders see it from now on,
+    and it is suggested."""
+    with closing(open_groundcode(Settings())) as groundcode:
+        try:
+            who = local_operator(groundcode.repository.get_project(project))
+        except NotFoundError as error:
+            raise _fail(str(error)) from error
+        codes = groundcode.adjudication.visible_codes(who)
+        found = next((c for c in codes if code in (c.id, c.name)), None)
+        if found is None:
+            raise _fail(f"project {project!r} has no code {code!r}")
+        changed = groundcode.adjudication.approve_code(who, found.id)
+        if changed is not None:
+            _follow(groundcode, [(Stage.INDEX_CODEBOOK, [changed.id])])
+        console.print(f"Code [bold]{escape(found.name)}[/bold] approved.")
+
+
 def _render(codebook: Codebook, project_id: str, output_format: CodebookFormat) -> tuple[bytes, list[str]]:
     """The file's bytes and what the format could not carry."""
     if output_format is CodebookFormat.QDC:
@@ -100,16 +124,26 @@ def import_command(
         SegmentUnit, typer.Option(help="Unit of analysis of new sources.")
     ] = SegmentUnit.SENTENCE,
     language: Annotated[str | None, typer.Option(help="ISO 639-1 code; detected when omitted.")] = None,
+    map_user: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="GUID=username: the file's user GUID codes as this existing account (repeatable). "
+            "Unmapped users become new accounts without a password."
+        ),
+    ] = None,
 ) -> None:
     """Import a REFI-QDA project: its texts, codebook, users and their codings, all or nothing; then index
     and suggest as after 'groundcode import'."""
+    try:
+        user_map = parse_user_map(map_user or [])
+    except ValueError as error:
+        raise _fail(f"--map-user {error}") from error
     with closing(open_groundcode(Settings())) as groundcode:
         try:
-            qda = read_project(file)
-            outcome = import_project(
-                groundcode, project, qda, ChunkOptions(unit=unit, language=language), where=str(file)
-            )
-        except InterchangeError as error:
+            qda = run_bounded(groundcode.settings.parse_bounds(), str(file), read_project, file)
+            options = ChunkOptions(unit=unit, language=language)
+            outcome = import_project(groundcode, project, qda, options, where=str(file), user_map=user_map)
+        except (InterchangeError, BoundExceededError) as error:
             raise _fail(f"nothing imported: {error}") from error
         _print_import(outcome.summary)
         _follow(groundcode, outcome.work)

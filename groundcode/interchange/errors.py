@@ -10,3 +10,8 @@ class InterchangeError(ValueError):
         super().__init__(f"{where}: {problem}")
         self.where = where
         self.problem = problem
+
+    def __reduce__(self) -> tuple[type[InterchangeError], tuple[str, str]]:
+        # Rebuilt from both parts (not the joined message), so the error survives the bounded reader's
+        # process boundary.
+        return (type(self), (self.where, self.problem))

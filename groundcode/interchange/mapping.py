@@ -8,8 +8,11 @@ Import (``match_sources``, then ``plan_import``):
   parts groundcode does not model (PDF, picture, audio and video sources, sets, links, graphs) are reported.
 * Codes become a codebook named after the file's project (``codes_from_qdc``: hierarchy, Description ->
   definition, colour).
-* Users become accounts and coders of the project. An account's id is ``local_id("user", guid)``, so a GUID
-  is the same account in every import; a new account's username is the user's name, made unique.
+* Users become accounts and coders of the project. A file never binds its users to existing accounts by
+  itself (GUIDs are in every export, and predictable): a user is an existing account only if the importing
+  owner maps its GUID to that username, or if an earlier import into the same project made that account.
+  Any other user becomes a new account without a password, its id ``local_id("user", guid)`` (if that is
+  taken, ``local_id("user", guid, project)``, else a fresh one), its username the user's name made unique.
 * Every ``Coding`` of a selection (or of a whole source) becomes a ``Decision`` of kind ``code``, by its
   creating user (else the selection's, source's or project's) at its creation time, on the segment that
   contains its span or overlaps it most. Its id is ``local_id("coding", guid, project)``: importing a file
@@ -30,7 +33,7 @@ the GUIDs it came with.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -47,6 +50,7 @@ from groundcode.domain import (
     Source,
     User,
     content_hash,
+    new_id,
 )
 from groundcode.interchange.codebook import codes_from_qdc, qdc_from_codes, qdc_losses
 from groundcode.interchange.errors import InterchangeError
@@ -62,6 +66,7 @@ from groundcode.interchange.refiqda import (
     QdaUser,
     interchange_guid,
     local_id,
+    normalize_guid,
     walk_codes,
 )
 from services.adjudication import state
@@ -170,15 +175,20 @@ def plan_import(
     decision_ids: Iterable[str],
     now: datetime,
     where: str,
+    user_map: Mapping[str, str] | None = None,
+    reusable_ids: Collection[str] = (),
 ) -> ImportPlan:
     """What importing ``qda`` into ``project`` writes, given the project's sources (matched by
     ``match_sources``, with the stored segments of those already there), the database's accounts, the
-    project's members and its decisions."""
+    project's members and its decisions; ``user_map`` binds user GUIDs to existing usernames, and
+    ``reusable_ids`` are the accounts earlier imports into the project made."""
     for code, _parent in walk_codes(qda.codes):
         if not code.name.strip():
             raise InterchangeError(where, f"Code {code.guid} has an empty name")
     codes = codes_from_qdc(QdaCodebook(origin=qda.origin, codes=qda.codes), project.id) if qda.codes else []
-    users, new_users = _accounts(qda.users, accounts, now)
+    users, new_users = _accounts(
+        qda.users, accounts, now, user_map or {}, reusable_ids, project_id=project.id, where=where
+    )
     segments: dict[str, list[Segment]] = {}
     for match in matches:
         if match.source.id not in segments:
@@ -259,18 +269,51 @@ def _new_source(
     )
 
 
+def parse_user_map(pairs: Iterable[str]) -> dict[str, str]:
+    """``GUID=username`` pairs (``--map-user``) as normalised GUID -> username; ``ValueError`` if one is
+    malformed."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        guid, separator, username = pair.partition("=")
+        if not separator or not username.strip():
+            raise ValueError(f"{pair!r}: map a user as GUID=username")
+        found[normalize_guid(guid)] = username.strip()
+    return found
+
+
 def _accounts(
-    qda_users: Sequence[QdaUser], accounts: Sequence[User], now: datetime
+    qda_users: Sequence[QdaUser],
+    accounts: Sequence[User],
+    now: datetime,
+    user_map: Mapping[str, str],
+    reusable_ids: Collection[str],
+    *,
+    project_id: str,
+    where: str,
 ) -> tuple[dict[str, User], list[User]]:
-    """The account of each user GUID (existing, or new with a unique username), and the new ones."""
+    """The account of each user GUID (mapped, made by an earlier import into the project, or new with a
+    unique username), and the new ones."""
     by_id = {account.id: account for account in accounts}
+    by_name = {account.username: account for account in accounts}
     taken = {account.username.casefold() for account in accounts}
+    unknown = set(user_map) - {normalize_guid(qda_user.guid) for qda_user in qda_users}
+    if unknown:
+        raise InterchangeError(where, f"the file has no user {', '.join(sorted(unknown))} to map")
     users: dict[str, User] = {}
     new_users: list[User] = []
     for qda_user in qda_users:
-        account_id = local_id("user", qda_user.guid)
-        account = by_id.get(account_id)
+        mapped = user_map.get(normalize_guid(qda_user.guid))
+        if mapped is not None:
+            if mapped not in by_name:
+                raise InterchangeError(where, f"User {qda_user.guid} is mapped to {mapped!r}: no such user")
+            users[qda_user.guid] = by_name[mapped]
+            continue
+        # The GUID's own id, else one of this project's; an existing account only if this project's imports
+        # made it, never another account without a mapping.
+        ids = [local_id("user", qda_user.guid), local_id("user", qda_user.guid, project_id)]
+        account = next((by_id[i] for i in ids if i in by_id and i in reusable_ids), None)
         if account is None:
+            account_id = next((i for i in ids if i not in by_id), new_id())
             username = _unique_username(qda_user.name or qda_user.id or "", taken)
             account = User(
                 id=account_id, username=username, display_name=qda_user.name or username, created_at=now
@@ -490,8 +533,12 @@ def project_to_qda(
         key=lambda user: (user.name or "", user.guid),
     )
     unexported = [d for d in state.effective(decisions) if d.kind in (DecisionKind.REJECT, DecisionKind.SKIP)]
-    if unexported:
-        losses.append(f"{len(unexported)} rejection(s) and skip(s): REFI-QDA has no place for them")
+    no_code = sum(len(segments) for segments in state.no_code_segments(decisions).values())
+    if unexported or no_code:
+        losses.append(
+            f'{len(unexported)} rejection(s) and skip(s), {no_code} "no code applies" mark(s): '
+            "REFI-QDA has no place for them"
+        )
     qda = QdaProject(
         name=project.name,
         origin=ORIGIN,

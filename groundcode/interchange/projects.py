@@ -9,7 +9,7 @@ indexing, suggesting and learning follow on the queue (``ImportOutcome.work``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -51,9 +51,16 @@ class ImportOutcome:
 
 
 def import_project(
-    groundcode: Groundcode, project_name: str, qda: QdaProject, options: ChunkOptions, *, where: str
+    groundcode: Groundcode,
+    project_name: str,
+    qda: QdaProject,
+    options: ChunkOptions,
+    *,
+    where: str,
+    user_map: Mapping[str, str] | None = None,
 ) -> ImportOutcome:
-    """Store ``qda`` in the named project (created if new), in one transaction.
+    """Store ``qda`` in the named project (created if new), in one transaction. The file's users become new
+    accounts unless ``user_map`` (GUID -> username, the importing owner's choice) names existing ones.
 
     Raises ``InterchangeError`` (naming ``where``, the file) if the file cannot be stored; nothing is then."""
     with _one_transaction(groundcode.engine) as stores:
@@ -72,6 +79,8 @@ def import_project(
             decision_ids=[decision.id for decision in stores.decisions.list(project.id)],
             now=utcnow(),
             where=where,
+            user_map=user_map,
+            reusable_ids=accounts.imported_into(project.id),
         )
         for source in plan.sources:
             repository.add_source(source)
@@ -81,7 +90,7 @@ def import_project(
             if plan.codes
             else (None, False)
         )
-        _add_accounts(stores.sessions, plan.new_users)
+        _add_accounts(stores.sessions, plan.new_users, project.id)
         for user_id in plan.coders:
             accounts.set_member(project.id, user_id, Role.CODER)
         # One append per coder: ``append`` follows review versions per segment across the batch, so two
@@ -111,16 +120,25 @@ def import_project(
 
 
 def export_project(
-    groundcode: Groundcode, project: Project, decisions: Sequence[Decision]
+    groundcode: Groundcode,
+    project: Project,
+    decisions: Sequence[Decision],
+    hidden_codes: Collection[str] = (),
 ) -> tuple[bytes, ProjectExport]:
     """The .qdpx of ``project`` with the codings in force of ``decisions`` (only those the reader may see),
-    and what it holds and could not carry. Raises ``InterchangeError`` if the project cannot be written."""
+    without ``hidden_codes`` (other coders' new codes the reader may not see yet), and what it holds and
+    could not carry. Raises ``InterchangeError`` if the project cannot be written."""
     repository = groundcode.repository
+    codebook = repository.latest_codebook(project.id)
+    if codebook is not None:
+        shown = [code for code in codebook.codes if code.id not in hidden_codes]
+        codebook = codebook.model_copy(update={"codes": shown})
+    code_index = repository.code_index(project.id)
     exported = project_to_qda(
         project,
         repository.list_sources(project.id),
-        repository.latest_codebook(project.id),
-        repository.code_index(project.id),
+        codebook,
+        {code_id: code for code_id, code in code_index.items() if code_id not in hidden_codes},
         groundcode.accounts.list_users(),
         decisions,
     )
@@ -146,7 +164,10 @@ def _one_transaction(engine: Engine) -> Iterator[_Stores]:
         yield _Stores(sessions, Repository(sessions), AccountStore(sessions), DecisionStore(sessions))
 
 
-def _add_accounts(sessions: sessionmaker[Session], users: Sequence[User]) -> None:
-    """Accounts without a password, with the ids the import chose (``AccountStore.add_user`` draws one)."""
+def _add_accounts(sessions: sessionmaker[Session], users: Sequence[User], project_id: str) -> None:
+    """Accounts without a password, with the ids the import chose (``AccountStore.add_user`` draws one),
+    marked as made by an import into the project (its later imports may use them again)."""
     with transaction(sessions) as session:
-        session.add_all(UserRow(**user.model_dump(), password_hash=None) for user in users)
+        session.add_all(
+            UserRow(**user.model_dump(), password_hash=None, imported_into=project_id) for user in users
+        )

@@ -1,4 +1,5 @@
-"""Defences against hostile input: XML without DTDs or entities, and .qdpx archives within limits.
+"""Defences against hostile input: XML without DTDs or entities, and zip archives (.qdpx, .docx) within
+limits, checked on the archive's directory before any member is unpacked.
 
 Nothing here writes to disk: archive members are read into memory on demand, so a member name is only
 ever a lookup key; unsafe names are still refused, because a file that carries them is not a genuine export.
@@ -76,12 +77,17 @@ class _PrologCheck:
 
 
 class ArchiveLimits(BaseModel):
-    """How much a .qdpx archive may unpack to before it is refused as a zip bomb."""
+    """How much a zip archive may unpack to before it is refused as a zip bomb.
+
+    The sizes are the ones the archive declares; ``zipfile`` never unpacks a member past its declared
+    size, so checking them bounds what reading the members can cost.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_members: int = Field(default=10_000, ge=1)
     max_total_bytes: int = Field(default=1 << 30, ge=1)  # declared uncompressed size of all members
+    max_member_bytes: int = Field(default=1 << 28, ge=1)  # declared uncompressed size of any one member
     max_ratio: float = Field(default=200.0, gt=1)  # uncompressed / compressed, per member
     ratio_floor_bytes: int = Field(default=1 << 20, ge=0)  # smaller members cannot hurt, whatever their ratio
 
@@ -96,7 +102,10 @@ class QdpxArchive:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as error:
             raise InterchangeError(where, f"not a readable .qdpx (zip) archive: {error}") from error
         infos = self._zip.infolist()
-        _check_members(infos, where, limits)
+        try:
+            check_members(infos, limits)
+        except UnsafeArchiveError as error:
+            raise InterchangeError(where, str(error)) from error
         self._members = {info.filename.lower(): info for info in infos if not info.is_dir()}
         project_files = [name for name in self._members if "/" not in name and name.endswith(".qde")]
         if len(project_files) != 1:
@@ -126,33 +135,42 @@ class QdpxArchive:
         self._zip.close()
 
 
-def _check_members(infos: list[zipfile.ZipInfo], where: str, limits: ArchiveLimits) -> None:
+class UnsafeArchiveError(ValueError):
+    """A zip archive refused before unpacking; the message says why, callers add the file name."""
+
+
+def check_members(infos: list[zipfile.ZipInfo], limits: ArchiveLimits) -> None:
+    """Refuse an archive by its directory alone: member count, names, per-member and total unpacked size,
+    and compression ratio. Raises ``UnsafeArchiveError``."""
     if len(infos) > limits.max_members:
-        raise InterchangeError(
-            where, f"the archive has {len(infos)} members, more than the limit of {limits.max_members}"
+        raise UnsafeArchiveError(
+            f"the archive has {len(infos)} members, more than the limit of {limits.max_members}"
         )
     seen: set[str] = set()
     for info in infos:
         problem = unsafe_member_name(info.filename)
         if problem:
-            raise InterchangeError(where, f"member {info.filename!r} {problem}")
+            raise UnsafeArchiveError(f"member {info.filename!r} {problem}")
         key = info.filename.lower()
         if key in seen:
-            raise InterchangeError(where, f"member {info.filename!r} appears twice")
+            raise UnsafeArchiveError(f"member {info.filename!r} appears twice")
         seen.add(key)
+        if info.file_size > limits.max_member_bytes:
+            raise UnsafeArchiveError(
+                f"member {info.filename!r} would unpack to {info.file_size} bytes, more than the limit of "
+                f"{limits.max_member_bytes}: refused as a zip bomb"
+            )
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > limits.ratio_floor_bytes and ratio > limits.max_ratio:
-            raise InterchangeError(
-                where,
+            raise UnsafeArchiveError(
                 f"member {info.filename!r} would unpack {ratio:.0f} times larger than it is packed "
-                f"(limit {limits.max_ratio:.0f}): refused as a zip bomb",
+                f"(limit {limits.max_ratio:.0f}): refused as a zip bomb"
             )
     total = sum(info.file_size for info in infos)
     if total > limits.max_total_bytes:
-        raise InterchangeError(
-            where,
+        raise UnsafeArchiveError(
             f"the archive would unpack to {total} bytes, more than the limit of {limits.max_total_bytes}: "
-            "refused as a zip bomb",
+            "refused as a zip bomb"
         )
 
 

@@ -9,9 +9,17 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from groundcode.coding_scope import CodingScope
 from groundcode.domain import Code, Codebook, Project, Segment, Source
 from groundcode.storage.database import transaction
-from groundcode.storage.tables import CodebookRow, CodeRow, ProjectRow, SegmentRow, SourceRow
+from groundcode.storage.tables import (
+    CodebookRow,
+    CodeRow,
+    ProjectRow,
+    ProjectSettingsRow,
+    SegmentRow,
+    SourceRow,
+)
 
 ModelT = TypeVar("ModelT", Source, Segment)
 
@@ -52,10 +60,27 @@ class Repository:
             raise NotFoundError(f"no project named {name!r}; run 'groundcode init' or import a file first")
         return project
 
+    def project_by_id(self, project_id: str) -> Project:
+        with self._sessions() as session:
+            row = session.get(ProjectRow, project_id)
+            if row is None:
+                raise NotFoundError(f"no project with id {project_id!r}")
+            return Project.model_validate(row, from_attributes=True)
+
     def list_projects(self) -> list[Project]:
         with self._sessions() as session:
             rows = session.scalars(select(ProjectRow).order_by(ProjectRow.created_at))
             return [Project.model_validate(row, from_attributes=True) for row in rows]
+
+    def coding_scope(self, project_id: str) -> CodingScope:
+        """Which speakers the project codes (the default rule until an owner sets one)."""
+        with self._sessions() as session:
+            row = session.get(ProjectSettingsRow, project_id)
+            return CodingScope.model_validate(row.coding_scope) if row else CodingScope()
+
+    def set_coding_scope(self, project_id: str, scope: CodingScope) -> None:
+        with transaction(self._sessions) as session:
+            session.merge(ProjectSettingsRow(project_id=project_id, coding_scope=scope.model_dump()))
 
     # Sources
 

@@ -17,6 +17,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -114,6 +116,8 @@ class CodeRow(Base):
     examples: Mapped[list[str]]
     parent_id: Mapped[str | None] = mapped_column(String(36))
     color: Mapped[str | None] = mapped_column(String(16))
+    created_by: Mapped[str | None] = mapped_column(String(36))
+    approved: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 class WorkItemRow(Base):
@@ -167,6 +171,7 @@ class SuggestionRow(Base):
     prompt_version: Mapped[str | None] = mapped_column(String(64))
     provenance: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    coder_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class UserRow(Base):
@@ -177,6 +182,9 @@ class UserRow(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime]
+    admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The project whose REFI-QDA import created the account: only that project's imports reuse it unmapped.
+    imported_into: Mapped[str | None] = mapped_column(String(36))
 
 
 class ApiTokenRow(Base):
@@ -191,6 +199,16 @@ class ApiTokenRow(Base):
     label: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
+
+
+class LoginFailureRow(Base):
+    """Failed logins of one account or one address (``key``), for throttling; cleared by a success."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime]
 
 
 class MembershipRow(Base):
@@ -238,3 +256,12 @@ class ReviewHeadRow(Base):
     coder_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
+
+
+class ProjectSettingsRow(Base):
+    """A project's settings beyond its name and visibility: which speakers are coded (a ``CodingScope``)."""
+
+    __tablename__ = "project_settings"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    coding_scope: Mapped[dict[str, Any]]

@@ -8,9 +8,9 @@ published here, so accepted codings become exemplars without the researcher wait
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
+import math
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -18,7 +18,15 @@ from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Req
 from fastapi.responses import RedirectResponse, Response
 from pydantic import Field
 
-from groundcode.auth import SESSION_COOKIE, CurrentUser, ProjectCoder, ProjectOwner, ProjectReader
+from groundcode.auth import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    CurrentUser,
+    ProjectCoder,
+    ProjectOwner,
+    ProjectReader,
+)
+from groundcode.coding_scope import CodingScope
 from groundcode.domain import Codebook, Decision, Member, Model, Project, Role, Stage
 from groundcode.http import GroundcodeDep, WorkDep, build_app
 from groundcode.queue import WorkService
@@ -40,8 +48,10 @@ from services.adjudication.models import (
     SourceProgress,
     UndoResult,
 )
+from services.adjudication.ordering import ReviewOrder
 from services.adjudication.pages import page_router
 from services.adjudication.service import Outcome
+from services.analysis.exports import codings_table, csv_text
 
 router = APIRouter(tags=["adjudication"])
 account_router = APIRouter(tags=["accounts"])
@@ -60,12 +70,21 @@ class Visibility(Model):
     revealed: bool | None = Field(default=None, description="Show every coder's decisions to all members.")
 
 
+class ProjectSettingsUpdate(Model):
+    coding_scope: CodingScope = Field(description="Which speakers' turns get suggestions.")
+
+
+class ProjectSettings(ProjectSettingsUpdate):
+    coded: str = Field(description="The coding scope in words, as the review page shows it.")
+
+
 def review_filter(
     source: str | None = None,
     code: str | None = None,
     min_confidence: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
     max_confidence: Annotated[float, Query(ge=0.0, le=1.0)] = 1.0,
     status: ReviewStatus = "todo",
+    order: ReviewOrder = "source",
 ) -> ReviewFilter:
     return ReviewFilter(
         source_id=source or None,  # an empty form field means "any"
@@ -73,6 +92,7 @@ def review_filter(
         min_confidence=min_confidence,
         max_confidence=max_confidence,
         status=status,
+        order=order,
     )
 
 
@@ -84,16 +104,30 @@ ReviewFilterDep = Annotated[ReviewFilter, Depends(review_filter)]
 
 @account_router.post("/login", include_in_schema=False)
 def login(
+    request: Request,
     groundcode: GroundcodeDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next_page: Annotated[str, Form(alias="next")] = "/review",
 ) -> Response:
-    """The review page's login form: sets the session cookie and goes on to the page."""
+    """The review page's login form: sets the session cookie and goes on to the page. Failed logins are
+    throttled per account and per address (429 with ``Retry-After``)."""
+    client = request.client.host if request.client else "unknown"  # a trusted proxy's X-Forwarded-For
+    keys = [f"user:{username.casefold()}", f"address:{client}"]
+    wait = groundcode.accounts.login_wait(keys)
+    if wait > timedelta(0):
+        seconds = math.ceil(wait.total_seconds())
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed logins for this account or from this address: try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
     user = groundcode.accounts.check_password(username, password)
     if user is None:
+        groundcode.accounts.record_login_failure(keys)
         retry = "/login?" + urlencode({"failed": 1, "next": next_page})
         return RedirectResponse(retry, status_code=status.HTTP_303_SEE_OTHER)
+    groundcode.accounts.clear_login_failures(keys)
     token = groundcode.accounts.issue_token(user.id, kind="session", label="web login")
     # Only a path on this site: "//host" and "/\\host" would send the researcher elsewhere.
     local = next_page.startswith("/") and not next_page.startswith(("//", "/\\"))
@@ -105,13 +139,17 @@ def login(
         max_age=int(SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="strict",
+        secure=request.url.scheme == "https",  # behind a proxy: uvicorn's FORWARDED_ALLOW_IPS
     )
     return response
 
 
 @account_router.post("/logout", include_in_schema=False)
 def logout(request: Request, groundcode: GroundcodeDep) -> Response:
+    """End the login session; like every state-changing cookie request, it needs the CSRF header."""
     token = request.cookies.get(SESSION_COOKIE)
+    if token and request.headers.get(CSRF_HEADER) is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"requests with the session cookie need {CSRF_HEADER}")
     if token:
         groundcode.accounts.revoke_token(token)
     response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
@@ -220,14 +258,10 @@ async def codings(who: ProjectReader, groundcode: GroundcodeDep) -> list[CodingR
 
 @router.get("/projects/{project}/codings.csv", response_class=Response)
 async def codings_csv(who: ProjectReader, groundcode: GroundcodeDep) -> Response:
-    """The codings as CSV (UTF-8 with BOM, so spreadsheet programs read Persian correctly)."""
+    """The codings as CSV (UTF-8 with BOM, so spreadsheet programs read Persian correctly; no formulas)."""
     rows = await asyncio.to_thread(groundcode.adjudication.coding_rows, who)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(CodingRow.model_fields))
-    writer.writeheader()
-    writer.writerows(row.model_dump(mode="json") for row in rows)
     return Response(
-        "\ufeff" + buffer.getvalue(),
+        csv_text(codings_table(rows)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{who.project.name}-codings.csv"'},
     )
@@ -270,10 +304,46 @@ def remove_member(username: str, who: ProjectOwner, groundcode: GroundcodeDep) -
 
 
 @router.post("/projects/{project}/visibility")
-def set_visibility(request: Visibility, who: ProjectOwner, groundcode: GroundcodeDep) -> Project:
-    """Blind coding on/off, and revealing every coder's decisions (owners only)."""
-    groundcode.adjudication.set_visibility(who, blind=request.blind, revealed=request.revealed)
+async def set_visibility(
+    request: Visibility, who: ProjectOwner, groundcode: GroundcodeDep, work: WorkDep
+) -> Project:
+    """Blind coding on/off, and revealing every coder's decisions (owners only); either approves every
+    coder's new code."""
+    codebook = await asyncio.to_thread(
+        groundcode.adjudication.set_visibility, who, blind=request.blind, revealed=request.revealed
+    )
+    await _publish(work, [], codebook)
     return groundcode.repository.get_project(who.project.name)
+
+
+@router.get("/projects/{project}/settings")
+def project_settings(who: ProjectReader, groundcode: GroundcodeDep) -> ProjectSettings:
+    """The project's settings: which speakers are coded."""
+    scope = groundcode.repository.coding_scope(who.project.id)
+    return ProjectSettings(coding_scope=scope, coded=scope.describe())
+
+
+@router.put("/projects/{project}/settings")
+async def set_project_settings(
+    request: ProjectSettingsUpdate, who: ProjectOwner, groundcode: GroundcodeDep, work: WorkDep
+) -> ProjectSettings:
+    """Change which speakers are coded (owners only); every source is suggested again, so segments no
+    longer coded lose their suggestions and newly coded ones get theirs."""
+    source_ids = await asyncio.to_thread(groundcode.set_coding_scope, who.project.id, request.coding_scope)
+    for source_id in source_ids:
+        await work.runner.submit(Stage.SUGGEST, source_id)
+    return await asyncio.to_thread(project_settings, who, groundcode)
+
+
+@router.post("/projects/{project}/codes/{code_id}/approve")
+async def approve_code(
+    code_id: str, who: ProjectOwner, groundcode: GroundcodeDep, work: WorkDep
+) -> CodeCount:
+    """Approve a coder's new code (owners only): the other coders see it, and it is suggested from now on."""
+    codebook = await asyncio.to_thread(groundcode.adjudication.approve_code, who, code_id)
+    await _publish(work, [], codebook)
+    counts = await asyncio.to_thread(groundcode.adjudication.code_counts, who)
+    return next(count for count in counts if count.code_id == code_id)
 
 
 async def _published(work: WorkService, outcome: Outcome) -> DecisionResult:

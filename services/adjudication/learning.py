@@ -1,5 +1,5 @@
-"""How decisions feed back: accepted codings become retrieval exemplars, and accepted/rejected suggestions
-train the offline backend (calibration and per-code classifiers)."""
+"""How decisions feed back: codings become retrieval exemplars, and every answered segment (its codes in
+force, or "no code applies") is a training unit of the offline backend."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from services.adjudication import state
 from services.retrieval.embeddings import Embedder
 from services.retrieval.indexing import index_exemplar
 from services.retrieval.vector_store import VectorStore
-from services.suggestion.scoring import DecisionExample
+from services.suggestion.learner import LabelledUnit
 
 PROJECT_WIDE = (DecisionKind.MERGE,)
 
@@ -44,47 +44,28 @@ def learn_handler(
 
 
 class StoredDecisionHistory:
-    """The project's decisions on deductive suggestions, as training examples for the offline backend:
-    an accepted suggestion is a positive example of its code, a rejected or edited one a negative."""
+    """The coders' answered segments as training units for the offline backend: each segment a coder coded
+    (the codes in force) or marked "no code applies", with the segment's embedding."""
 
     def __init__(self, repository: Repository, decisions: DecisionStore, embedder: Embedder) -> None:
         self._repository = repository
         self._decisions = decisions
         self._embedder = embedder
-        # The offline backend classifies query embeddings of segments, so examples are embedded the same
-        # way; kept per process, since a decided segment's text does not change.
+        # The offline backend ranks query embeddings of segments, so units are embedded the same way;
+        # kept per process, since a decided segment's text does not change.
         self._vectors: dict[str, list[float]] = {}
 
-    def examples(self, project_id: str) -> list[DecisionExample]:
-        verdicts = [
-            d
-            for d in state.effective(self._decisions.list(project_id))
-            if d.kind in (DecisionKind.ACCEPT, DecisionKind.REJECT, DecisionKind.EDIT)
-            and d.suggestion
-            and d.suggestion.get("mode") == "deductive"
-            and d.suggestion.get("code_id")
-            and d.segment_id
-        ]
-        if not verdicts:
-            return []
-        vectors = self._embeddings(sorted({d.segment_id for d in verdicts if d.segment_id}))
-        examples = []
-        for d in verdicts:
-            assert d.suggestion is not None and d.segment_id is not None
-            embedding = vectors.get(d.segment_id)
-            if embedding is None:  # the segment was re-chunked away; its text is no longer indexed
-                continue
-            provenance = d.suggestion.get("provenance") or {}
-            raw = provenance.get("raw_score", d.suggestion.get("confidence", 0.0))
-            examples.append(
-                DecisionExample(
-                    embedding=embedding,
-                    code_id=str(d.suggestion["code_id"]),
-                    accepted=d.kind == DecisionKind.ACCEPT,
-                    raw_score=min(1.0, max(0.0, float(raw))),
+    def decided_units(self, project_id: str) -> dict[str, list[LabelledUnit]]:
+        """Per coder, the segments they answered, as training units."""
+        answered = state.decided_codes(self._decisions.list(project_id))
+        vectors = self._embeddings(sorted({segment_id for _, segment_id in answered}))
+        units: dict[str, list[LabelledUnit]] = {}
+        for (coder_id, segment_id), codes in answered.items():
+            if segment_id in vectors:  # a segment re-chunked away has no text any more
+                units.setdefault(coder_id, []).append(
+                    LabelledUnit(embedding=vectors[segment_id], code_ids=codes)
                 )
-            )
-        return examples
+        return units
 
     def _embeddings(self, segment_ids: list[str]) -> dict[str, list[float]]:
         missing = [segment_id for segment_id in segment_ids if segment_id not in self._vectors]

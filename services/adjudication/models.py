@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from groundcode.domain import Decision, DecisionKind, Model, RejectReason, Role
+from groundcode.domain import Decision, DecisionKind, Model, RejectReason, Role, SegmentUnit
 from groundcode.storage.suggestions import SuggestionFilter
+from services.adjudication.ordering import ReviewOrder
 
 ReviewStatus = Literal["todo", "reviewed", "skipped", "all"]
 RTL_LANGUAGES = frozenset({"fa", "ar", "he", "ur", "ps", "ckb", "yi"})
@@ -18,6 +19,7 @@ class ReviewFilter(SuggestionFilter):
     """Which segments the review queue walks through."""
 
     status: ReviewStatus = "todo"
+    order: ReviewOrder = "source"
 
 
 class ContextSegment(Model):
@@ -49,6 +51,7 @@ class CandidateView(Model):
     model: str | None
     prompt_version: str | None
     weaker_than_llm: bool = False
+    applies: bool = False  # the backend predicts this code applies (its best guess at the coding)
     my_decision: DecisionKind | None = None
     my_reason: str | None = None
 
@@ -75,6 +78,7 @@ class SegmentView(Model):
     language: str | None
     direction: Literal["ltr", "rtl"]
     position: int
+    unit: SegmentUnit
     start: int
     end: int
     speaker: str | None
@@ -86,6 +90,7 @@ class SegmentView(Model):
     version: int
     reviewed: bool
     skipped: bool
+    no_code: bool = Field(description="You marked that no code of the codebook applies here.")
     queue_index: int | None = Field(description="Position of this segment in the filtered queue (1-based).")
     queue_length: int
     previous_segment_id: str | None
@@ -151,8 +156,21 @@ class SkipRequest(_Versioned):
     segment_id: str
 
 
+class NoCodeRequest(_Versioned):
+    """None of the codebook's codes applies to the segment (only while you have no codings on it)."""
+
+    action: Literal["no_code"] = "no_code"
+    segment_id: str
+
+
 DecideRequest = Annotated[
-    AcceptRequest | RejectRequest | EditRequest | CreateCodeRequest | CodeRequest | SkipRequest,
+    AcceptRequest
+    | RejectRequest
+    | EditRequest
+    | CreateCodeRequest
+    | CodeRequest
+    | SkipRequest
+    | NoCodeRequest,
     Field(discriminator="action"),
 ]
 
@@ -217,6 +235,9 @@ class CodeCount(Model):
     color: str | None
     codings: int = Field(description="Accepted codings visible to you.")
     suggestions: int
+    approved: bool = Field(
+        description="False: a coder's new code, shown to the others once an owner approves."
+    )
 
 
 class Me(Model):

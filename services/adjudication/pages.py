@@ -35,6 +35,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("e", "edit: another code or span"),
     ("n", "new code from a proposed label"),
     ("m", "merge two codes"),
+    ("0", "no code applies to this segment"),
     ("s", "skip this segment"),
     ("u", "undo your last decision"),
     ("j k", "next / previous segment"),

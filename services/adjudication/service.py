@@ -7,8 +7,9 @@ coding is applied here, so no route can show a coder another coder's decisions b
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import assert_never
 
 from groundcode.domain import (
     Access,
@@ -46,6 +47,7 @@ from services.adjudication.models import (
     DecisionResult,
     EditRequest,
     MergeRequest,
+    NoCodeRequest,
     RejectRequest,
     ReviewFilter,
     SegmentView,
@@ -53,6 +55,7 @@ from services.adjudication.models import (
     SourceProgress,
     UndoResult,
 )
+from services.adjudication.ordering import uncertain_first
 
 CONTEXT_SEGMENTS = 2
 OPEN_CODES_CODEBOOK = "open codes"
@@ -102,7 +105,9 @@ class Adjudication:
         version = self._decisions.versions(who.user.id, [segment.id])[segment.id]
         decisions = self.visible_decisions(who, [segment.id])
         mine = [d for d in state.effective(decisions) if d.coder_id == who.user.id]
-        codes = self._repository.code_index(who.project.id)
+        index = self._repository.code_index(who.project.id)
+        hidden = state.hidden_codes(index.values(), who.user.id, who.role)
+        codes = {key: code for key, code in index.items() if key not in hidden}
         return SegmentView(
             project=who.project.name,
             segment_id=segment.id,
@@ -111,17 +116,19 @@ class Adjudication:
             language=source.language,
             direction="rtl" if (source.language or "").split("-")[0] in RTL_LANGUAGES else "ltr",
             position=segment.position,
+            unit=segment.unit,
             start=segment.start,
             end=segment.end,
             speaker=segment.speaker,
             text=segment.text,
             before=self._context(segment, -CONTEXT_SEGMENTS),
             after=self._context(segment, CONTEXT_SEGMENTS),
-            candidates=self._candidates(segment, codes, mine, state.code_aliases(decisions)),
+            candidates=self._candidates(who, segment, codes, mine, state.code_aliases(decisions)),
             codings=self._coding_views(source, decisions, codes),
             version=version,
             reviewed=segment.id in state.reviewed_segments(decisions, who.user.id),
             skipped=segment.id in state.skipped_segments(decisions, who.user.id),
+            no_code=segment.id in state.no_code_segments(decisions).get(who.user.id, set()),
             queue_index=queue.index(segment.id) + 1 if segment.id in queue else None,
             queue_length=len(queue),
             previous_segment_id=_neighbour(ordered, ordered, segment.id, -1),
@@ -130,7 +137,7 @@ class Adjudication:
 
     def progress(self, who: Access) -> list[SourceProgress]:
         """Per source: segments with suggestions, and how many of them this member reviewed or skipped."""
-        matches = self._suggestions.matching(who.project.id, SuggestionFilter())
+        matches = self._suggestions.matching(who.project.id, SuggestionFilter(), coder_id=self._scope(who))
         mine = self._decisions.list(who.project.id, coder_ids=[who.user.id])
         reviewed = state.reviewed_segments(mine, who.user.id)
         skipped = state.skipped_segments(mine, who.user.id)
@@ -152,11 +159,14 @@ class Adjudication:
 
     def code_counts(self, who: Access) -> list[CodeCount]:
         """The codebook, with the accepted codings per code visible to this member and the suggestions."""
-        codebook = self._repository.latest_codebook(who.project.id)
         codings = state.codings(self.visible_decisions(who))
         accepted = Counter(coding.code_id for coding in codings)
         suggested = Counter(
-            {c.code_id: c.count for c in self._suggestions.summary(who.project.id) if c.code_id is not None}
+            {
+                c.code_id: c.count
+                for c in self._suggestions.summary(who.project.id, coder_id=self._scope(who))
+                if c.code_id is not None
+            }
         )
         return [
             CodeCount(
@@ -167,8 +177,9 @@ class Adjudication:
                 color=code.color,
                 codings=accepted[code.id],
                 suggestions=suggested[code.id],
+                approved=code.approved,
             )
-            for code in (codebook.codes if codebook else [])
+            for code in self.visible_codes(who)
         ]
 
     def coding_rows(self, who: Access) -> list[CodingRow]:
@@ -275,6 +286,8 @@ class Adjudication:
                 decisions = [decision]
             case SkipRequest():
                 decisions = [self._on_segment(who, request.segment_id, DecisionKind.SKIP)]
+            case NoCodeRequest():
+                decisions = [self._no_code(who, request.segment_id)]
         versions = self._decisions.append(decisions, expected_version=request.version, follow_up=Stage.LEARN)
         return Outcome(DecisionResult(decisions=decisions, version=max(versions.values())), codebook)
 
@@ -348,16 +361,55 @@ class Adjudication:
 
     # Membership
 
-    def set_visibility(self, who: Access, *, blind: bool | None = None, revealed: bool | None = None) -> None:
+    def set_visibility(
+        self, who: Access, *, blind: bool | None = None, revealed: bool | None = None
+    ) -> Codebook | None:
+        """Switch blind coding, or reveal; once coders see each other's work, every coder's new code is
+        approved. Returns the codebook if that changed it."""
         who.require(Role.OWNER)
         self._accounts.set_visibility(who.project.id, blind=blind, revealed=revealed)
+        if not state.can_see_others(
+            Role.CODER,
+            blind=who.project.blind if blind is None else blind,
+            revealed=who.project.revealed if revealed is None else revealed,
+        ):
+            return None
+        return self._approve(who, lambda code: True)
+
+    def approve_code(self, who: Access, code_id: str) -> Codebook | None:
+        """An owner approves a coder's new code: the other coders see it, and it is suggested from now on.
+        Returns the codebook if that changed it."""
+        who.require(Role.OWNER)
+        self._code(who, code_id)
+        return self._approve(who, lambda code: code.id == code_id)
+
+    def _approve(self, who: Access, which: Callable[[Code], bool]) -> Codebook | None:
+        codebook = self._repository.latest_codebook(who.project.id)
+        if codebook is None:
+            return None
+        codes = [
+            code.model_copy(update={"approved": True}) if which(code) else code for code in codebook.codes
+        ]
+        saved, changed = self._repository.save_codebook(who.project.id, codebook.name, codes)
+        return saved if changed else None
 
     # Helpers
 
     def _queue(self, who: Access, where: ReviewFilter) -> tuple[list[str], list[str]]:
-        """``(every matching segment, the segments of the asked status)``, both in source order; skipped
+        """``(every matching segment, the segments of the asked status)``, both in the asked order; skipped
         segments come last in the to-do queue."""
-        ordered = self._suggestions.matching_segment_ids(who.project.id, where)
+        scope = self._scope(who)
+        ordered = self._suggestions.matching_segment_ids(who.project.id, where, coder_id=scope)
+        match where.order:
+            case "source":
+                pass
+            case "uncertain":
+                confidences: dict[str, list[float]] = {}
+                for suggestion, _ in self._suggestions.matching(who.project.id, where, coder_id=scope):
+                    confidences.setdefault(suggestion.segment_id, []).append(suggestion.confidence)
+                ordered = uncertain_first(ordered, confidences)
+            case unknown:
+                assert_never(unknown)
         mine = self._decisions.list(who.project.id, coder_ids=[who.user.id])
         reviewed = state.reviewed_segments(mine, who.user.id)
         skipped = state.skipped_segments(mine, who.user.id)
@@ -380,6 +432,17 @@ class Adjudication:
             decisions, who.user.id, who.role, blind=who.project.blind, revealed=who.project.revealed
         )
 
+    def hidden_codes(self, who: Access) -> set[str]:
+        """Ids of the codes this member may not see yet: other coders' new codes, not approved."""
+        return state.hidden_codes(self._repository.code_index(who.project.id).values(), who.user.id, who.role)
+
+    def visible_codes(self, who: Access) -> list[Code]:
+        """The latest codebook's codes this member may see."""
+        codebook = self._repository.latest_codebook(who.project.id)
+        codes = codebook.codes if codebook else []
+        hidden = state.hidden_codes(codes, who.user.id, who.role)
+        return [code for code in codes if code.id not in hidden]
+
     def _context(self, segment: Segment, offset: int) -> list[ContextSegment]:
         first = max(0, segment.position + offset) if offset < 0 else segment.position + 1
         count = segment.position - first if offset < 0 else offset
@@ -389,11 +452,20 @@ class Adjudication:
         ]
 
     def _candidates(
-        self, segment: Segment, codes: dict[str, Code], mine: Sequence[Decision], aliases: dict[str, str]
+        self,
+        who: Access,
+        segment: Segment,
+        codes: dict[str, Code],
+        mine: Sequence[Decision],
+        aliases: dict[str, str],
     ) -> list[CandidateView]:
         my_verdicts = {d.suggestion_id: d for d in mine if d.suggestion_id is not None}
         suggestions = sorted(
-            self._suggestions.list_for_segment(segment.id),
+            (
+                s
+                for s in self._suggestions.list_for_segment(segment.id, coder_id=self._scope(who))
+                if s.code_id is None or s.code_id in codes
+            ),
             key=lambda s: (s.mode != "deductive", -s.confidence),
         )
         views = []
@@ -421,6 +493,7 @@ class Adjudication:
                     model=suggestion.model,
                     prompt_version=suggestion.prompt_version,
                     weaker_than_llm=bool(suggestion.provenance.get("weaker_than_llm")),
+                    applies=bool(suggestion.provenance.get("applies", suggestion.rank == 1)),
                     my_decision=verdict.kind if verdict else None,
                     my_reason=verdict.reason if verdict else None,
                 )
@@ -481,17 +554,24 @@ class Adjudication:
         codebook = self._repository.latest_codebook(who.project.id)
         codes = list(codebook.codes) if codebook else []
         name = request.name.strip()
-        clash = next((c for c in codes if c.name.casefold() == name.casefold()), None)
+        hidden = state.hidden_codes(codes, who.user.id, who.role)
+        visible = [c for c in codes if c.id not in hidden]
+        clash = next((c for c in visible if c.name.casefold() == name.casefold()), None)
         if clash is not None:
             raise AdjudicationError(f"the codebook already has a code {clash.name!r}: choose it with edit")
-        if request.parent_id is not None and all(c.id != request.parent_id for c in codes):
+        if request.parent_id is not None and all(c.id != request.parent_id for c in visible):
             raise AdjudicationError(f"no code with id {request.parent_id!r} to nest the new code under")
+        # Another coder's unapproved code of that name is not revealed: this one stays apart (owners merge).
+        apart = [who.user.id] if any(c.name.casefold() == name.casefold() for c in codes) else []
         code = Code(
-            id=derived_id("code", who.project.id, name.casefold()),
+            id=derived_id("code", who.project.id, name.casefold(), *apart),
             name=name,
             definition=request.definition.strip(),
             examples=[suggestion.proposed_label] if suggestion.proposed_label != name else [],
             parent_id=request.parent_id,
+            created_by=who.user.id,
+            # While coding is blind, the other coders see a coder's new code once an owner approves it.
+            approved=state.can_see_others(who.role, blind=who.project.blind, revealed=who.project.revealed),
         )
         saved, _ = self._repository.save_codebook(
             who.project.id, codebook.name if codebook else OPEN_CODES_CODEBOOK, [*codes, code]
@@ -531,8 +611,17 @@ class Adjudication:
         saved, changed = self._repository.save_codebook(who.project.id, codebook.name, codes)
         return saved if changed else None
 
+    def _no_code(self, who: Access, segment_id: str) -> Decision:
+        """Mark that no code applies: a real answer, so only on a segment the coder has not coded."""
+        mine = self._decisions.list(who.project.id, coder_ids=[who.user.id], segment_ids=[segment_id])
+        if any(coding.segment_id == segment_id for coding in state.codings(mine)):
+            raise AdjudicationError(
+                "you have codings on this segment: reject or undo them before marking that no code applies"
+            )
+        return self._on_segment(who, segment_id, DecisionKind.NO_CODE)
+
     def _on_segment(self, who: Access, segment_id: str, kind: DecisionKind, **values: object) -> Decision:
-        """A decision on a segment of the project without a suggestion (coding by hand, skipping)."""
+        """A decision on a segment of the project without a suggestion (coding by hand, skipping, no code)."""
         segment, source = self._segment(who, segment_id)
         return Decision.model_validate(
             {
@@ -580,10 +669,19 @@ class Adjudication:
 
     def _suggestion(self, who: Access, suggestion_id: str) -> tuple[Suggestion, str]:
         suggestion = self._suggestions.get(suggestion_id)
-        if suggestion is None:
-            raise NotFoundError(f"no suggestion with id {suggestion_id!r}")
-        _, source = self._segment(who, suggestion.segment_id)
+        unknown = NotFoundError(f"no suggestion with id {suggestion_id!r}")
+        if suggestion is None or suggestion.coder_id not in (None, who.user.id):
+            raise unknown  # another blind coder's own suggestion is not confirmed to exist either
+        try:
+            _, source = self._segment(who, suggestion.segment_id)
+        except NotFoundError as error:
+            raise unknown from error  # another project's: its segment is not named either
         return suggestion, source.id
+
+    def _scope(self, who: Access) -> str | None:
+        """Whose suggestions this member reviews: their own where some were learnt from their decisions
+        alone (blind coding), else the shared ones."""
+        return self._suggestions.scope_for(who.project.id, who.user.id)
 
     def _segment(self, who: Access, segment_id: str) -> tuple[Segment, Source]:
         segment = self._repository.get_segment(segment_id)
@@ -608,8 +706,10 @@ class Adjudication:
         return codebook
 
     def _code(self, who: Access, code_id: str) -> Code:
-        """A code of the project's current codebook (a merged-away code is no longer one)."""
-        for code in self._codebook(who).codes:
+        """A code of the project's current codebook that the member may see (a merged-away code is no longer
+        one)."""
+        self._codebook(who)
+        for code in self.visible_codes(who):
             if code.id == code_id:
                 return code
         raise AdjudicationError(f"the codebook has no code with id {code_id!r}")
@@ -625,7 +725,7 @@ class Adjudication:
         reviewed = state.reviewed_segments(mine, who.user.id)
         return [
             (s, source_id)
-            for s, source_id in self._suggestions.matching(who.project.id, where)
+            for s, source_id in self._suggestions.matching(who.project.id, where, coder_id=self._scope(who))
             if s.segment_id not in reviewed
         ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from groundcode.domain import Coding, Decision, DecisionKind, Role
+from groundcode.domain import Code, Coding, Decision, DecisionKind, Role
 
 CODING_KINDS = frozenset(
     {DecisionKind.ACCEPT, DecisionKind.EDIT, DecisionKind.CREATE_CODE, DecisionKind.CODE}
@@ -83,13 +83,30 @@ def codings(decisions: Sequence[Decision]) -> list[Coding]:
     return list(found.values())
 
 
+def no_code_segments(decisions: Sequence[Decision]) -> dict[str, set[str]]:
+    """Per coder, the segments marked "no code applies" in force: not undone, and no coding of that coder
+    on the segment decided since (a later coding supersedes the mark; undoing that coding restores it)."""
+    undone = undone_ids(decisions)
+    marked: dict[str, set[str]] = {}
+    for d in decisions:
+        if d.id in undone or d.segment_id is None:
+            continue
+        if d.kind == DecisionKind.NO_CODE:
+            marked.setdefault(d.coder_id, set()).add(d.segment_id)
+        elif d.kind in CODING_KINDS:
+            marked.get(d.coder_id, set()).discard(d.segment_id)
+    return {coder_id: segments for coder_id, segments in marked.items() if segments}
+
+
 def reviewed_segments(decisions: Sequence[Decision], coder_id: str) -> set[str]:
-    """Segments on which the coder has a decision in force that codes or rejects."""
-    return {
+    """Segments on which the coder has a decision in force that codes or rejects, or marks that no code
+    applies."""
+    decided = {
         d.segment_id
         for d in effective(decisions)
         if d.coder_id == coder_id and d.kind in REVIEW_KINDS and d.segment_id is not None
     }
+    return decided | no_code_segments(decisions).get(coder_id, set())
 
 
 def skipped_segments(decisions: Sequence[Decision], coder_id: str) -> set[str]:
@@ -126,3 +143,24 @@ def visible(
     return [
         d for d in decisions if d.coder_id == viewer_id or d.kind == DecisionKind.MERGE or d.undoes in merges
     ]
+
+
+def hidden_codes(codes: Iterable[Code], viewer_id: str, role: Role) -> set[str]:
+    """Blind coding for codes: a coder's new code is hidden from the other coders and viewers until an owner
+    approves it (revealing approves every code); its creator and the owners always see it."""
+    return {
+        code.id for code in codes if not code.approved and role != Role.OWNER and code.created_by != viewer_id
+    }
+
+
+def decided_codes(decisions: Sequence[Decision]) -> dict[tuple[str, str], frozenset[str]]:
+    """``(coder, segment)`` -> the codes in force, for every segment a coder has answered: coded, or marked
+    "no code applies" (an empty set). A segment with rejections only is not answered yet: the coder said
+    which codes do not apply, not which do."""
+    answered: dict[tuple[str, str], set[str]] = {}
+    for coder_id, segment_ids in no_code_segments(decisions).items():
+        for segment_id in segment_ids:
+            answered[(coder_id, segment_id)] = set()
+    for coding in codings(decisions):
+        answered.setdefault((coding.coder_id, coding.segment_id), set()).add(coding.code_id)
+    return {key: frozenset(codes) for key, codes in answered.items()}

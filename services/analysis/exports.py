@@ -1,7 +1,8 @@
 """Exports of a project's codings: tables (codings, code-by-source matrix) as CSV or XLSX, the codebook as
 Markdown. Pure: each function turns models into text or bytes; writing the file is the caller's.
 
-CSV is UTF-8 with a byte-order mark, so spreadsheet programs read Persian correctly. XLSX keeps every
+CSV is UTF-8 with a byte-order mark, so spreadsheet programs read Persian correctly, and text that a
+spreadsheet would run as a formula is neutralised (``csv_cell``). XLSX keeps every
 value as it is: text that starts with ``=`` stays text (not a formula), cells in Arabic script are set
 right to left, times are in UTC, and control characters XLSX cannot hold are left out.
 """
@@ -28,6 +29,7 @@ Cell = str | int | float | datetime | None
 _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _RIGHT_TO_LEFT = Alignment(readingOrder=2, horizontal="right", wrap_text=True)
 _MAX_COLUMN_WIDTH = 60
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Table(Model):
@@ -62,16 +64,23 @@ def matrix_table(rows: Sequence[CodingRow], sources: Sequence[str], codes: Seque
 
 
 def csv_text(table: Table) -> str:
-    """The table as CSV text, with a leading byte-order mark; times in ISO 8601."""
+    """The table as CSV text, with a leading byte-order mark; times in ISO 8601; every cell ``csv_cell``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(table.headers)
-    writer.writerows([_plain(cell) for cell in row] for row in table.rows)
+    writer.writerow([csv_cell(header) for header in table.headers])
+    writer.writerows([csv_cell(cell) for cell in row] for row in table.rows)
     return "\ufeff" + buffer.getvalue()
 
 
-def _plain(cell: Cell) -> str | int | float | None:
-    return cell.isoformat() if isinstance(cell, datetime) else cell
+def csv_cell(cell: Cell) -> str | int | float | None:
+    """A cell as CSV writes it: text starting with ``= + - @``, a tab or a carriage return gets a leading
+    ``'`` (OWASP's guidance against CSV injection), so spreadsheets show it instead of running it as a
+    formula; numbers stay numbers and times are ISO 8601."""
+    if isinstance(cell, datetime):
+        return cell.isoformat()
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
 
 
 def xlsx_bytes(table: Table) -> bytes:

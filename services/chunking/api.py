@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, UploadFile, status
@@ -57,17 +58,23 @@ async def upload_sources(
 ) -> ImportReport:
     """Import files; each is reported as imported, already imported, or refused with the reason.
 
-    Chunking continues on the queue; poll the segments or ``/work-items``.
+    Each file is read in a child process within ``GROUNDCODE_PARSE_MEMORY_BYTES`` and
+    ``GROUNDCODE_PARSE_TIMEOUT_SECONDS``, so a hostile file never holds the server. Chunking continues on
+    the queue; poll the segments or ``/work-items``.
     """
     options = ChunkOptions(unit=unit, language=language, min_chars=min_chars, max_chars=max_chars)
-    limit = groundcode.settings.max_file_bytes
-    read = ReadOptions(max_bytes=limit, csv_column=csv_column, csv_id_column=csv_id_column)
+    settings = groundcode.settings
+    limit = settings.max_file_bytes
+    read = ReadOptions(
+        max_bytes=limit, csv_column=csv_column, csv_id_column=csv_id_column, bounds=settings.parse_bounds()
+    )
     results = []
     for upload in files:
         # Read one byte past the limit: enough for the reader to refuse an oversized file by name.
         data = await upload.read(limit + 1)
-        result = import_file(
-            groundcode.repository, target.id, upload.filename or "upload", data, options, read
+        name = upload.filename or "upload"
+        result = await asyncio.to_thread(
+            import_file, groundcode.repository, target.id, name, data, options, read
         )
         if result.source_id:
             await work.runner.submit(Stage.CHUNK, result.source_id)

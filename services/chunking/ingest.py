@@ -3,12 +3,14 @@ two small use cases that tie them to the repository."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from groundcode.bounded import BoundExceededError, ParseBounds, run_bounded
 from groundcode.domain import Segment, Source, Stage, content_hash, derived_id
 from groundcode.storage.repository import Repository
 from services.chunking.errors import UnreadableFileError
@@ -18,11 +20,26 @@ from services.chunking.segmenter import ChunkOptions, SegmentSpan, segment_docum
 
 
 class ReadOptions(BaseModel):
-    """How to read files: the size limit, and which CSV columns hold answers and respondent ids."""
+    """How to read files: the size limit, which CSV columns hold answers and respondent ids, and the bounds
+    of the child process that reads each file (None: read in this process, for trusted files only)."""
 
     max_bytes: int = Field(gt=0)
     csv_column: str | None = None
     csv_id_column: str | None = None
+    bounds: ParseBounds | None = None
+
+
+def read_file(filename: str, data: bytes, read: ReadOptions) -> ExtractedDocument:
+    """``read_document`` with the options, in a bounded child process when ``read.bounds`` is set."""
+    reader = functools.partial(
+        read_document, max_bytes=read.max_bytes, csv_column=read.csv_column, csv_id_column=read.csv_id_column
+    )
+    if read.bounds is None:
+        return reader(filename, data)
+    try:
+        return run_bounded(read.bounds, filename, reader, filename, data)
+    except BoundExceededError as error:
+        raise UnreadableFileError(filename, error.problem) from error
 
 
 def build_source(
@@ -40,7 +57,7 @@ def build_source(
     structure the format itself gave (speaker turns, survey rows, subtitle cues) travel with the
     source, so the chunk stage needs nothing but the source id.
     """
-    document = read_document(filename, data, **read.model_dump())
+    document = read_file(filename, data, read)
     language = options.language or detect_language(document.text)
     return Source(
         project_id=project_id,

@@ -26,6 +26,8 @@ from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 from pydantic import BaseModel, ConfigDict, Field
 
+from groundcode.interchange.safe_input import ArchiveLimits, UnsafeArchiveError, check_members
+from groundcode.textsafety import control_character_problem
 from services.chunking.errors import UnreadableFileError
 from services.chunking.language import detect_language
 from services.chunking.speakers import (
@@ -71,7 +73,10 @@ _BYTE_ORDER_MARKS = (  # longest first: the UTF-32 LE mark begins with the UTF-1
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_TEXT_CONTROL_CHARACTERS = frozenset("\t\n\r\f")
+# A .docx is a zip archive: refused by its directory before python-docx unpacks anything. Media are
+# stored, not compressed, so the total follows the upload limit; document.xml of a long transcript is a
+# few MB.
+DOCX_LIMITS = ArchiveLimits(max_members=2_000, max_total_bytes=256 << 20, max_member_bytes=64 << 20)
 _ANSWER_COLUMNS = ("text", "response", "answer", "comment")
 _ID_COLUMNS = ("id", "respondent", "respondent_id", "participant", "participant_id")
 
@@ -87,8 +92,21 @@ def _human_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def _looks_like_text(text: str) -> bool:
-    return not any(ord(char) < 32 and char not in _TEXT_CONTROL_CHARACTERS for char in text)
+def _first_stray_line(data: bytes) -> int | None:
+    """The first line that is not UTF-8 in a file whose other non-ASCII lines mostly are (mixed encodings,
+    e.g. one line pasted from a Latin-1 file), else None: the file is then in one legacy encoding."""
+    utf8_lines = 0
+    stray_lines = []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            stray_lines.append(number)
+        else:
+            utf8_lines += 1
+    return stray_lines[0] if stray_lines and utf8_lines >= len(stray_lines) else None
 
 
 def _decode_legacy(data: bytes) -> tuple[str, str] | None:
@@ -96,7 +114,7 @@ def _decode_legacy(data: bytes) -> tuple[str, str] | None:
     charset-normalizer finds. charset-normalizer alone misreads cp1256 Persian (as cp949 or nothing)."""
     try:
         arabic = data.decode("cp1256")
-        if detect_language(arabic) in ("fa", "ar") and _looks_like_text(arabic):
+        if detect_language(arabic) in ("fa", "ar") and control_character_problem(arabic) is None:
             return arabic, "cp1256"
     except UnicodeDecodeError:
         pass
@@ -107,7 +125,7 @@ def _decode_legacy(data: bytes) -> tuple[str, str] | None:
         text = data.decode(best.encoding)  # strict: never replace characters
     except (UnicodeDecodeError, LookupError):
         return None
-    return (text, best.encoding) if _looks_like_text(text) else None
+    return (text, best.encoding) if control_character_problem(text) is None else None
 
 
 def decode_text(filename: str, data: bytes) -> tuple[str, str]:
@@ -132,6 +150,13 @@ def decode_text(filename: str, data: bytes) -> tuple[str, str]:
         return _normalize_newlines(data.decode("utf-8")), "utf-8"
     except UnicodeDecodeError:
         pass
+    stray_line = _first_stray_line(data)
+    if stray_line is not None:
+        raise UnreadableFileError(
+            filename,
+            f"line {stray_line} is not UTF-8 although the rest of the file is (mixed encodings, e.g. text "
+            "pasted from another program); save the whole file as UTF-8 and import it again",
+        )
     legacy = _decode_legacy(data)
     if legacy is None:
         raise UnreadableFileError(
@@ -198,11 +223,15 @@ def _table_rows(table: Table) -> Iterable[str]:
 
 def _read_docx(filename: str, data: bytes) -> ExtractedDocument:
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            check_members(archive.infolist(), DOCX_LIMITS)
         document = docx.Document(io.BytesIO(data))
     except zipfile.BadZipFile as error:
         raise UnreadableFileError(
             filename, "this is not a valid Word (.docx) file (not a zip archive)"
         ) from error
+    except UnsafeArchiveError as error:
+        raise UnreadableFileError(filename, str(error)) from error
     except Exception as error:  # python-docx raises assorted KeyError/ValueError/XML errors on damage
         raise UnreadableFileError(filename, f"this Word (.docx) file is damaged ({error})") from error
 
@@ -420,4 +449,9 @@ def read_document(
         document = _READERS[extension](filename, data)
     if not document.text.strip():
         raise UnreadableFileError(filename, "the file contains no text (only blank space)")
+    control = control_character_problem(document.text)
+    if control is not None:
+        raise UnreadableFileError(
+            filename, f"{control}, which has no place in a transcript; remove it and import the file again"
+        )
     return document

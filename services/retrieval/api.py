@@ -1,6 +1,9 @@
 """HTTP API of the retrieval service: candidate codes for segments, similar coded segments, free-text search.
 
-Each search has a GET for one segment or query and a POST for a batch (one ranked list per item).
+Each search has a GET for one segment or query and a POST for a batch (one ranked list per item); the POSTs
+only read, so viewers may call them too. Blind coding applies: while coders do not see each other's work,
+similar segments are a member's own coded segments with their own codes, and candidate codes leave out the
+other coders' new codes not approved yet.
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import Field, model_validator
 
+from groundcode.app import Groundcode
 from groundcode.auth import ProjectReader
-from groundcode.domain import Model
+from groundcode.domain import Access, Model
 from groundcode.http import GroundcodeDep, build_app
 from groundcode.settings import Settings
-from services.adjudication.state import can_see_others
+from services.adjudication import state
 from services.retrieval.embeddings import Embedder
 from services.retrieval.search import (
     CodeCandidate,
@@ -105,15 +109,17 @@ def batch_candidate_codes(
     """Candidate codes for each text or segment of a batch."""
     project_id = who.project.id
     texts = request.texts or segment_texts(embedder, store, project_id, request.segment_ids)
-    return candidate_codes(
+    hidden = groundcode.adjudication.hidden_codes(who)
+    found = candidate_codes(
         embedder,
         store,
         project_id,
         texts,
-        k=request.k,
+        k=request.k + len(hidden),
         codebook=request.codebook,
         codebook_version=request.codebook_version,
     )
+    return [[hit for hit in hits if hit.code_id not in hidden][: request.k] for hits in found]
 
 
 @router.get("/projects/{project}/segments/{segment_id}/similar")
@@ -146,14 +152,37 @@ def batch_similar_segments(
     project_id = who.project.id
     texts = request.texts or segment_texts(embedder, store, project_id, request.segment_ids)
     excluded: list[str | None] = list(request.segment_ids) or [None] * len(texts)
+    own = _own_codes(who, groundcode)
+    code_id = request.filters.code_id
+    within = None if own is None else [s for s, codes in own.items() if code_id is None or code_id in codes]
     found = similar_segments(
-        embedder, store, project_id, texts, k=request.k, filters=request.filters, exclude_segment_ids=excluded
+        embedder,
+        store,
+        project_id,
+        texts,
+        k=request.k,
+        filters=request.filters,
+        exclude_segment_ids=excluded,
+        within=within,
     )
-    project = who.project
-    if can_see_others(who.role, blind=project.blind, revealed=project.revealed):
+    if own is None:
         return found
-    # Exemplars carry every coder's accepted codes: while coding is blind, a member does not see them.
-    return [[hit.model_copy(update={"code_ids": []}) for hit in hits] for hits in found]
+    # Exemplars carry every coder's accepted codes: while coding is blind, a member sees only their own.
+    return [
+        [hit.model_copy(update={"code_ids": sorted(own[hit.segment_id])}) for hit in hits] for hits in found
+    ]
+
+
+def _own_codes(who: Access, groundcode: Groundcode) -> dict[str, set[str]] | None:
+    """Blind coding: the member's own codes per segment they coded; ``None`` if they may see every coder's."""
+    project = who.project
+    if state.can_see_others(who.role, blind=project.blind, revealed=project.revealed):
+        return None
+    own: dict[str, set[str]] = {}
+    for coding in state.codings(groundcode.adjudication.visible_decisions(who)):
+        if coding.coder_id == who.user.id:
+            own.setdefault(coding.segment_id, set()).add(coding.code_id)
+    return own
 
 
 @router.get("/projects/{project}/search")

@@ -8,8 +8,9 @@ that are gone, so running it again (after a crash, a duplicate delivery or a res
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
-from groundcode.domain import Code, Codebook, Model, Segment, Stage, content_hash, derived_id
+from groundcode.domain import Codebook, Model, Segment, Stage, content_hash, derived_id
 from groundcode.queue.ports import FollowUps
 from groundcode.storage.repository import NotFoundError, Repository
 from services.retrieval.batching import batched
@@ -53,7 +54,20 @@ class IndexReport(Model):
     unchanged: int
 
 
-def code_text(code: Code) -> str:
+class CodeEntry(Protocol):
+    """What a code's text is made of (a codebook ``Code``, or a candidate offered for a segment)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def definition(self) -> str: ...
+    @property
+    def inclusion(self) -> str: ...
+    @property
+    def examples(self) -> list[str]: ...
+
+
+def code_text(code: CodeEntry) -> str:
     """What a code's vector is made of: what a coder reads to decide that the code applies.
 
     The exclusion criteria are left out on purpose: they describe what the code is *not*, and embeddings

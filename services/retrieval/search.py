@@ -7,7 +7,7 @@ convention for asymmetric search; on the seed-002 themes it ranked as well as th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TypeVar
 
 from pydantic import Field
@@ -95,18 +95,22 @@ def similar_segments(
     filters: ExemplarFilter | None = None,
     exclude_segment_ids: Sequence[str | None] | None = None,
     vectors: Sequence[Sequence[float]] | None = None,
+    within: Collection[str] | None = None,
 ) -> list[list[SegmentHit]]:
     """The ``k`` already-coded segments (exemplars) most like each text, with their accepted codes.
 
     ``exclude_segment_ids[i]`` (usually the segment that text ``i`` came from) is left out of answer ``i``;
-    ``vectors`` are the texts' query embeddings, if the caller already has them.
+    ``vectors`` are the texts' query embeddings, if the caller already has them; ``within``, if given,
+    limits the answers to those exemplar segments (blind coding: a coder's own).
     """
     ref = collection(project_id, CollectionKind.EXEMPLARS, embedder)
     excluded = list(exclude_segment_ids or [None] * len(texts))
     if len(excluded) != len(texts):
         raise ValueError("give one excluded segment id (or None) per text")
+    if within is not None and not within:
+        return [[] for _ in texts]
     asked = k + 1 if any(excluded) else k  # the excluded segment may be among the nearest
-    where = (filters or ExemplarFilter()).where()
+    where = {**(filters or ExemplarFilter()).where(), **({"segment_id": sorted(within)} if within else {})}
     results = store.query(ref, _query_vectors(embedder, texts, vectors), asked, where)
     return [
         [

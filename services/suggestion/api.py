@@ -24,15 +24,20 @@ router = APIRouter(tags=["suggestion"])
 
 @router.get("/projects/{project}/sources/{source}/suggestions")
 def source_suggestions(who: ProjectReader, source: str, groundcode: GroundcodeDep) -> list[Suggestion]:
-    """The source's suggestions, by segment and rank, with their provenance (backend, model, prompt)."""
+    """The source's suggestions as this member reviews them (a blind coder's own, once learnt from their
+    decisions), by segment and rank, with their provenance (backend, model, prompt)."""
     target = who.project
-    return groundcode.suggestions.list_for_source(groundcode.repository.find_source(target.id, source).id)
+    return groundcode.suggestions.list_for_source(
+        groundcode.repository.find_source(target.id, source).id,
+        coder_id=groundcode.suggestions.scope_for(target.id, who.user.id),
+    )
 
 
 @router.get("/projects/{project}/suggestions/summary")
 def suggestion_summary(who: ProjectReader, groundcode: GroundcodeDep) -> list[SuggestionCount]:
-    """How often each code or proposed label was suggested across the project."""
-    return groundcode.suggestions.summary(who.project.id)
+    """How often each code or proposed label was suggested across the project (as this member reviews)."""
+    scope = groundcode.suggestions.scope_for(who.project.id, who.user.id)
+    return groundcode.suggestions.summary(who.project.id, coder_id=scope)
 
 
 @router.post("/projects/{project}/suggest", status_code=status.HTTP_202_ACCEPTED)

@@ -1,7 +1,8 @@
 """The response cache: validated answers per segment, so a redelivered work item never pays twice.
 
 The key covers everything that shapes the answer (prompt template version, model, temperature, mode,
-codebook version, the segment's id and text, its context, candidates and exemplars) and nothing that
+codebook version, the segment's id and text, its context, candidates, exemplars and the coder's examples,
+the number of samples) and nothing that
 does not (retrieval scores, the random data boundary, which other segments shared the batch).
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +24,15 @@ from groundcode.storage.tables import LLMCacheRow
 from services.suggestion.models import CachedAnswer, SuggestionRequest
 
 
-def cache_key(request: SuggestionRequest, *, model: str, prompt_version: str, temperature: float) -> str:
+def cache_key(
+    request: SuggestionRequest,
+    *,
+    model: str,
+    prompt_version: str,
+    temperature: float,
+    options: Mapping[str, Any] | None = None,
+) -> str:
+    """``options``: other settings that shape the answer (e.g. the number of samples)."""
     parts = {
         "prompt": prompt_version,
         "model": model,
@@ -34,6 +44,8 @@ def cache_key(request: SuggestionRequest, *, model: str, prompt_version: str, te
         "language": request.language,
         "candidates": [candidate.code_id for candidate in request.candidates],
         "exemplars": [[exemplar.text, exemplar.code_ids] for exemplar in request.exemplars],
+        "feedback": [[f.text, f.code_name, f.accepted, f.reason] for f in request.feedback],
+        **({"options": dict(options)} if options else {}),
     }
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 

@@ -4,12 +4,14 @@ is really there. Pure.
 A quote is looked up three ways, in order: verbatim; in the normalised matching view of
 ``groundcode.textnorm`` (Arabic/Persian yeh and kaf, missing half-spaces, case, spacing), mapped back
 to exact original offsets; and approximately, as the window of the view most similar to the quote
-(difflib ratio >= ``FUZZY_THRESHOLD``). A quote found none of these ways drops its suggestion.
+(difflib ratio >= ``FUZZY_THRESHOLD``). A quote found none of these ways drops its suggestion. Only the
+segment's own text is searched: a quote copied from the context shown around it is never grounded.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
@@ -19,6 +21,7 @@ from services.suggestion.models import (
     Answer,
     DeductiveAnswer,
     DeductiveItem,
+    InductiveAnswer,
     InductiveItem,
     QuoteMatch,
     SegmentSuggestions,
@@ -115,27 +118,30 @@ def ground_answer(
     redaction: Redaction,
     provenance: dict[str, Any],
     cache_hit: bool = False,
+    agreement: Mapping[str, float] | None = None,
 ) -> SegmentSuggestions:
     """Turn a validated answer into suggestions with source offsets, best first.
 
-    ``redaction`` holds the segment text the model saw; quotes are found in it and mapped back to the
-    original. Suggestions whose quote is not found, or that repeat a code, are dropped and counted.
+    ``redaction`` holds the segment text the model saw; quotes are found in it (never in the context)
+    and mapped back to the original. Suggestions whose quote is not in the segment (counted apart when it
+    was copied from the context), or that repeat a code, are dropped and counted. A suggestion's
+    confidence is its ``agreement`` (the share of samples suggesting it; 1.0 without one), the model's
+    self-reported number goes to its provenance only.
     """
     dropped: Counter[str] = Counter()
     kept: dict[str, tuple[DeductiveItem | InductiveItem, QuoteSpan]] = {}
-    items: list[DeductiveItem | InductiveItem] = [*answer.suggestions]
-    for item in sorted(items, key=lambda item: -item.confidence):
-        identity = _identity(request, item)
+    for item in answer.suggestions:
+        identity = item_identity(request, item)
         span = locate_quote(redaction.text, item.quote)
         if identity is None:  # parse_answer already refuses these; this guards answers from the cache
             dropped["unknown_code"] += 1
         elif span is None:
-            dropped["quote_not_found"] += 1
+            dropped["quote_in_context" if _in_context(request, item.quote) else "quote_not_found"] += 1
         elif identity in kept:
             dropped["duplicate"] += 1
         else:
             kept[identity] = (item, span)
-    shared = {**provenance, "dropped": dict(dropped), "cache_hit": cache_hit}
+    shared = {**provenance, "dropped": dict(dropped), "cache_hit": cache_hit, "applies": True}
     suggestions = []
     for identity, (item, span) in kept.items():
         start, end = redaction.to_original(span.start, span.end)
@@ -145,14 +151,19 @@ def ground_answer(
                 segment_id=request.segment_id,
                 code_id=identity if deductive else None,
                 proposed_label=None if deductive else identity,
-                confidence=item.confidence,
+                confidence=agreement.get(identity, 0.0) if agreement is not None else 1.0,
                 rationale=item.rationale.strip(),
                 quote_start=request.segment_start + start,
                 quote_end=request.segment_start + end,
                 quote_match=span.match,
-                provenance={**shared, "quote_similarity": round(span.similarity, 3)},
+                provenance={
+                    **shared,
+                    "quote_similarity": round(span.similarity, 3),
+                    "self_reported_confidence": item.confidence,
+                },
             )
         )
+    suggestions.sort(key=lambda suggestion: -suggestion.confidence)  # stable: the model's order on ties
     return SegmentSuggestions(
         segment_id=request.segment_id,
         suggestions=suggestions,
@@ -162,9 +173,36 @@ def ground_answer(
     )
 
 
-def _identity(request: SuggestionRequest, item: DeductiveItem | InductiveItem) -> str | None:
+def _in_context(request: SuggestionRequest, quote: str) -> bool:
+    context = f"{request.context_before}\n{request.context_after}"
+    return locate_quote(context, quote) is not None if context.strip() else False
+
+
+def item_identity(request: SuggestionRequest, item: DeductiveItem | InductiveItem) -> str | None:
     """The id of the candidate a deductive item names, or an inductive item's tidied label."""
     if isinstance(item, DeductiveItem):
         candidate = request.find_candidate(item.code)
         return candidate.code_id if candidate else None
     return " ".join(item.label.split())
+
+
+def combine_samples(request: SuggestionRequest, samples: Sequence[Answer]) -> tuple[Answer, dict[str, float]]:
+    """Several sampled answers for one segment as one: every code or label any sample suggested (its
+    first wording), ordered by the share of samples that suggested it, which is also returned."""
+    votes: Counter[str] = Counter()
+    first: dict[str, DeductiveItem | InductiveItem] = {}
+    for sample in samples:
+        seen = set()
+        for item in sample.suggestions:
+            identity = item_identity(request, item)
+            if identity is not None and identity not in seen:
+                seen.add(identity)
+                votes[identity] += 1
+                first.setdefault(identity, item)
+    agreement = {identity: count / len(samples) for identity, count in votes.items()}
+    ranked = sorted(first, key=lambda identity: -votes[identity])
+    if isinstance(samples[0], DeductiveAnswer):
+        deductive = [item for identity in ranked if isinstance(item := first[identity], DeductiveItem)]
+        return DeductiveAnswer(none_fits=not deductive, suggestions=deductive), agreement
+    inductive = [item for identity in ranked if isinstance(item := first[identity], InductiveItem)]
+    return InductiveAnswer(suggestions=inductive), agreement

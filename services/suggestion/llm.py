@@ -2,9 +2,14 @@
 
 One call answers a batch of segments of the same mode. The reply must follow a JSON schema
 (``models.response_schema``); an invalid reply is re-asked with the validation error appended, a
-transient provider error (429, 5xx, timeout) is retried with backoff, and what is still unusable raises
-``SuggestionFailed``. Valid answers go to the response cache before they are grounded, so a redelivered
-work item is answered from the cache.
+transient provider error (429, 5xx, timeout) is retried with backoff, and every call is bounded by
+``max_tokens``. A batch that stays unusable is split, and a segment whose answer stays invalid fails
+alone (``SegmentSuggestions.failure``, logged and counted) while the others are kept; ``SuggestionFailed``
+is raised only when the provider stays unreachable or no segment at all got an answer. Valid answers go
+to the response cache before they are grounded, so a redelivered work item is answered from the cache.
+
+With ``samples`` > 1 each batch is asked that many times (the first at ``temperature``, the others at
+``sample_temperature``) and a suggestion's confidence is the share of samples that made it.
 
 This is the only module that imports litellm: it sets litellm's offline switches first.
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import time
 import weakref
 from collections import Counter
@@ -22,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 import openai
+from prometheus_client import Counter as MetricCounter
 from pydantic import BaseModel, Field, SecretStr
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_base, wait_exponential_jitter
@@ -30,13 +37,14 @@ from groundcode.domain import utcnow
 from groundcode.observability import LLM_CALL_SECONDS, record_llm_usage
 from groundcode.offline_litellm import import_litellm
 from services.suggestion.cache import ResponseCache, cache_key
-from services.suggestion.grounding import ground_answer
+from services.suggestion.grounding import combine_samples, ground_answer
 from services.suggestion.models import (
     Answer,
     CachedAnswer,
     CallRecord,
     InvalidAnswer,
     Mode,
+    PromptVariant,
     SegmentSuggestions,
     SuggestionRequest,
     parse_answer,
@@ -46,6 +54,7 @@ from services.suggestion.prompts import (
     PromptTemplate,
     load_template,
     new_boundary,
+    offered_codes,
     prompt_texts,
     render_messages,
     render_reask,
@@ -57,14 +66,24 @@ litellm = import_litellm()
 if TYPE_CHECKING:
     from litellm import ModelResponse
 
+logger = logging.getLogger(__name__)
+
+LLM_SEGMENT_FAILURES = MetricCounter(
+    "groundcode_llm_segment_failures",
+    "Segments left without suggestions because the model's answer stayed unusable (the others were kept).",
+    ["model"],
+)
+
 
 class SuggestionFailed(RuntimeError):
-    """No usable answer for these segments after retries and re-asks; the work item should fail."""
+    """No usable answer for these segments after retries and re-asks. ``transient``: the provider stayed
+    unreachable (the work item should fail and be retried), not an answer that was wrong."""
 
-    def __init__(self, segment_ids: Sequence[str], reason: str) -> None:
+    def __init__(self, segment_ids: Sequence[str], reason: str, *, transient: bool = False) -> None:
         super().__init__(f"no usable LLM answer for segment(s) {', '.join(segment_ids)}: {reason}")
         self.segment_ids = list(segment_ids)
         self.reason = reason
+        self.transient = transient
 
 
 class RemoteModelNotAllowed(ValueError):
@@ -91,6 +110,17 @@ class LiteLLMConfig(BaseModel):
     max_retries: int = Field(default=4, ge=0, description="Retries after 429, 5xx and timeouts.")
     max_reasks: int = Field(default=2, ge=0, description="Re-asks after an invalid reply.")
     batch_size: int = Field(default=1, ge=1, description="Segments per call.")
+    max_tokens: int = Field(
+        default=768, ge=16, description="Answer tokens per segment; a call may use this times its segments."
+    )
+    prompt_variant: PromptVariant = PromptVariant.REASON_FIRST
+    codebook_token_budget: int = Field(
+        default=2500, ge=0, description="Offer the whole codebook when it takes at most this many tokens."
+    )
+    samples: int = Field(default=1, ge=1, description="Answers per segment; confidence is their agreement.")
+    sample_temperature: float = Field(
+        default=0.7, ge=0.0, description="Temperature of samples after the first."
+    )
     json_mode: JsonMode = Field(
         default="json_schema",
         description="'json_schema' (OpenAI, vLLM, Ollama) or 'json_object' plus 'schema' (llama.cpp).",
@@ -205,7 +235,9 @@ class LiteLLMBackend:
         self._cache = cache
         self._redactor = redactor
         self._limits = limits or ProviderLimits(config.concurrency)
-        self._templates = {mode: load_template(mode, config.prompts_dir) for mode in Mode}
+        self._templates = {
+            mode: load_template(mode, config.prompts_dir, config.prompt_variant) for mode in Mode
+        }
 
     @property
     def model(self) -> str:
@@ -214,12 +246,15 @@ class LiteLLMBackend:
     async def complete_json(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> str:
         """One JSON answer for a use other than segment suggestions (naming categories), with the same
         destination check, retries, Retry-After and concurrency limit; validating it is the caller's job."""
-        response, _, _ = await self._complete(messages, self._response_format(schema), [])
+        response, _, _ = await self._complete(
+            messages, self._response_format(schema), [], max_tokens=self._config.max_tokens
+        )
         return _content(response)
 
     async def suggest(self, requests: Sequence[SuggestionRequest]) -> list[SegmentSuggestions]:
         """Cached answers first, the rest in batches of one mode; every batch runs to the end (so its
-        answers are cached) before the first failure, if any, is raised."""
+        answers are cached). A segment whose answer stays unusable fails alone; the first failure is
+        raised only if the provider stayed unreachable or every segment asked about failed."""
         results: dict[int, SegmentSuggestions] = {}
         misses: list[_Pending] = []
         for index, request in enumerate(requests):
@@ -229,21 +264,42 @@ class LiteLLMBackend:
                 misses.append(pending)
             else:
                 results[index] = self._ground(pending, entry, cache_hit=True)
+        # One boundary for the whole run keeps the data markers, and so the prompt prefix, the same.
+        boundary = new_boundary(prompt_texts([pending.shown for pending in misses]))
         batches = _batches(misses, self._config.batch_size)
-        outcomes = await asyncio.gather(*(self._answer(batch) for batch in batches), return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(self._answer_isolated(batch, boundary) for batch in batches), return_exceptions=True
+        )
+        failures: list[SuggestionFailed] = []
         for outcome in outcomes:
-            if isinstance(outcome, BaseException):
+            if isinstance(outcome, SuggestionFailed):
+                failures.append(outcome)
+            elif isinstance(outcome, BaseException):
                 raise outcome
-            results.update(outcome)
+            else:
+                results.update(outcome)
+        if failures or (misses and all(results[p.position].failure for p in misses)):
+            raise failures[0] if failures else self._all_failed(misses, results)
         return [results[index] for index in range(len(requests))]
 
+    def _all_failed(
+        self, misses: Sequence[_Pending], results: Mapping[int, SegmentSuggestions]
+    ) -> SuggestionFailed:
+        first = results[misses[0].position].failure or ""
+        return SuggestionFailed([pending.request.segment_id for pending in misses], first)
+
     def _prepare(self, position: int, request: SuggestionRequest) -> _Pending:
+        config = self._config
+        offered = offered_codes(request, config.codebook_token_budget)
+        if offered != request.candidates:
+            request = request.model_copy(update={"candidates": offered})
         shown, redaction = self._redact(request)
         key = cache_key(
             shown,
-            model=self._config.model,
+            model=config.model,
             prompt_version=self._templates[request.mode].version,
-            temperature=self._config.temperature,
+            temperature=config.temperature,
+            options={"samples": config.samples, "sample_temperature": config.sample_temperature},
         )
         return _Pending(position, request, shown, redaction, key)
 
@@ -266,26 +322,96 @@ class LiteLLMBackend:
         )
         return shown, redaction
 
-    async def _answer(self, batch: Sequence[_Pending]) -> dict[int, SegmentSuggestions]:
+    async def _answer_isolated(
+        self, batch: Sequence[_Pending], boundary: str
+    ) -> dict[int, SegmentSuggestions]:
+        """``_answer``, with a batch that stays unusable asked again one segment at a time, and a single
+        segment that stays unusable recorded as failed (the provider being unreachable still raises)."""
+        try:
+            return await self._answer(batch, boundary)
+        except SuggestionFailed as failure:
+            if failure.transient:
+                raise
+            if len(batch) == 1:
+                return {batch[0].position: self._failed(batch[0], failure.reason)}
+            singles = await asyncio.gather(
+                *(self._answer_isolated([pending], boundary) for pending in batch), return_exceptions=True
+            )
+        results: dict[int, SegmentSuggestions] = {}
+        for single in singles:
+            if isinstance(single, BaseException):
+                raise single
+            results.update(single)
+        return results
+
+    def _failed(self, pending: _Pending, reason: str) -> SegmentSuggestions:
+        segment_id = pending.request.segment_id
+        logger.warning(
+            "no usable LLM answer for segment %s (its other segments are kept): %s",
+            segment_id,
+            reason,
+            extra={"segment_id": segment_id, "model": self._config.model},
+        )
+        LLM_SEGMENT_FAILURES.labels(model=self._config.model).inc()
+        return SegmentSuggestions(segment_id=segment_id, suggestions=[], failure=reason)
+
+    async def _answer(self, batch: Sequence[_Pending], boundary: str) -> dict[int, SegmentSuggestions]:
         mode = batch[0].request.mode
         template = self._templates[mode]
         shown = {f"S{number}": pending.shown for number, pending in enumerate(batch, start=1)}
         segment_ids = [pending.request.segment_id for pending in batch]
-        messages = render_messages(template, shown, new_boundary(prompt_texts(list(shown.values()))))
-        answers, call = await self._ask(template, messages, mode, shown, segment_ids)
+        messages = render_messages(template, shown, boundary)
+        samples, call = await self._sample(template, messages, mode, shown, segment_ids)
         results = {}
         for label, pending in zip(shown, batch, strict=True):
+            answer, agreement = combine_samples(pending.request, [sample[label] for sample in samples])
             entry = CachedAnswer(
                 segment_id=pending.request.segment_id,
                 model=self._config.model,
                 mode=mode,
-                answer=answers[label].model_dump(mode="json"),
+                answer=answer.model_dump(mode="json"),
                 call=call,
+                agreement=agreement,
             )
             if self._cache is not None:
                 await asyncio.to_thread(self._cache.put, pending.key, entry)
             results[pending.position] = self._ground(pending, entry, cache_hit=False)
         return results
+
+    async def _sample(
+        self,
+        template: PromptTemplate,
+        messages: list[dict[str, str]],
+        mode: Mode,
+        shown: Mapping[str, SuggestionRequest],
+        segment_ids: Sequence[str],
+    ) -> tuple[list[dict[str, Answer]], CallRecord]:
+        """``samples`` valid answers (the first at ``temperature``, the others at ``sample_temperature``)
+        and one record of all their calls. Only the first must succeed: a failed extra sample is left out."""
+        config = self._config
+        temperatures = [config.temperature] + [config.sample_temperature] * (config.samples - 1)
+        outcomes = await asyncio.gather(
+            *(self._ask(template, messages, mode, shown, segment_ids, t) for t in temperatures),
+            return_exceptions=True,
+        )
+        if isinstance(outcomes[0], BaseException):
+            raise outcomes[0]
+        answered = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
+        calls = [call for _, call in answered]
+        usage: Counter[str] = Counter()
+        for call in calls:
+            usage.update(call.usage)
+        costs = [call.cost_usd for call in calls]
+        call = calls[0].model_copy(
+            update={
+                "usage": dict(usage),
+                "cost_usd": None if None in costs else sum(cost for cost in costs if cost is not None),
+                "latency_ms": round(sum(call.latency_ms for call in calls), 1),
+                "http_calls": sum(call.http_calls for call in calls),
+                "samples": len(answered),
+            }
+        )
+        return [answers for answers, _ in answered], call
 
     async def _ask(
         self,
@@ -294,17 +420,22 @@ class LiteLLMBackend:
         mode: Mode,
         shown: Mapping[str, SuggestionRequest],
         segment_ids: Sequence[str],
+        temperature: float,
     ) -> tuple[dict[str, Answer], CallRecord]:
         """Ask until the reply validates, appending each validation error for the model to fix
         (the re-ask pattern of ``instructor``), at most ``max_reasks`` times."""
         waited = 0.0  # seconds in calls, not queued behind other calls for a slot nor backing off
-        response_format = self._response_format(response_schema(mode, shown))
+        variant = template.variant
+        response_format = self._response_format(response_schema(mode, shown, variant))
+        max_tokens = self._config.max_tokens * len(shown)
         usage: Counter[str] = Counter()
         costs: list[float | None] = []
         http_calls = 0
         problem: InvalidAnswer | None = None
         for reasks in range(self._config.max_reasks + 1):
-            response, calls, seconds = await self._complete(messages, response_format, segment_ids)
+            response, calls, seconds = await self._complete(
+                messages, response_format, segment_ids, max_tokens=max_tokens, temperature=temperature
+            )
             http_calls += calls
             waited += seconds
             response_usage = _usage(response)
@@ -313,9 +444,9 @@ class LiteLLMBackend:
             costs.append(_cost(response))
             content = _content(response)
             try:
-                answers = parse_answer(content, mode, shown)
+                answers = parse_answer(content, mode, shown, variant)
             except InvalidAnswer as error:
-                problem = error
+                problem = _cut_off(error, response, max_tokens)
                 messages = [
                     *messages,
                     {"role": "assistant", "content": content},
@@ -342,10 +473,17 @@ class LiteLLMBackend:
         return {"type": "json_schema", "json_schema": json_schema}
 
     async def _complete(
-        self, messages: list[dict[str, str]], response_format: dict[str, Any], segment_ids: Sequence[str]
+        self,
+        messages: list[dict[str, str]],
+        response_format: dict[str, Any],
+        segment_ids: Sequence[str],
+        *,
+        max_tokens: int,
+        temperature: float | None = None,
     ) -> tuple[ModelResponse, int, float]:
-        """One chat completion, retried on transient errors; returns the response, the calls made and the
-        seconds they took (from getting a slot to the answer or error, so queueing is not counted)."""
+        """One chat completion of at most ``max_tokens``, retried on transient errors; returns the response,
+        the calls made and the seconds they took (from getting a slot to the answer or error, so queueing
+        is not counted)."""
         config = self._config
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
@@ -374,7 +512,8 @@ class LiteLLMBackend:
                                 messages=messages,
                                 api_base=config.api_base,
                                 api_key=self._api_key,
-                                temperature=config.temperature,
+                                temperature=config.temperature if temperature is None else temperature,
+                                max_tokens=max_tokens,
                                 timeout=config.timeout_seconds,
                                 response_format=response_format,
                                 # litellm's and the OpenAI client's own retries are off: ours are counted
@@ -387,7 +526,8 @@ class LiteLLMBackend:
                             seconds += elapsed
                             LLM_CALL_SECONDS.labels(model=config.model).observe(elapsed)
         except openai.APIError as error:
-            raise SuggestionFailed(segment_ids, f"{error} (gave up after {calls} call(s))") from error
+            reason = f"{error} (gave up after {calls} call(s))"
+            raise SuggestionFailed(segment_ids, reason, transient=is_transient(error)) from error
         if not isinstance(response, litellm.ModelResponse):
             raise TypeError(f"expected a chat completion, got {type(response).__name__}")
         return response, calls, seconds
@@ -402,8 +542,11 @@ class LiteLLMBackend:
             "api_base": self._config.api_base,
             "mode": request.mode.value,
             "prompt_template": template.name,
+            "prompt_variant": template.variant.value,
             "prompt_version": template.version,
             "temperature": self._config.temperature,
+            "max_tokens": self._config.max_tokens,
+            "confidence_source": "agreement",
             "json_mode": self._config.json_mode,
             "redacted": pending.redaction.redacted,
             "codebook_id": request.codebook_id,
@@ -414,7 +557,12 @@ class LiteLLMBackend:
             **entry.call.model_dump(mode="json"),
         }
         return ground_answer(
-            request, entry.parsed(), redaction=pending.redaction, provenance=provenance, cache_hit=cache_hit
+            request,
+            entry.parsed(),
+            redaction=pending.redaction,
+            provenance=provenance,
+            cache_hit=cache_hit,
+            agreement=entry.agreement,
         )
 
 
@@ -436,6 +584,17 @@ def _batches(pending: Sequence[_Pending], size: int) -> list[list[_Pending]]:
     for item in pending:
         by_mode.setdefault(item.request.mode, []).append(item)
     return [group[start : start + size] for group in by_mode.values() for start in range(0, len(group), size)]
+
+
+def _cut_off(error: InvalidAnswer, response: ModelResponse, max_tokens: int) -> InvalidAnswer:
+    """The validation error, saying so when the reply was cut off at ``max_tokens`` (a runaway answer)."""
+    choice = response.choices[0] if response.choices else None
+    if getattr(choice, "finish_reason", None) != "length":
+        return error
+    return InvalidAnswer(
+        f"the reply was cut off at {max_tokens} tokens: answer much shorter (at most 3 codes, brief "
+        f"rationales, short quotes) ({error})"
+    )
 
 
 def _content(response: ModelResponse) -> str:

@@ -1,8 +1,9 @@
-"""The offline suggestion backend: no LLM, only the embedder, retrieval and the project's decisions.
+"""The offline suggestion backend: no LLM, only the embedder and the coder's own decisions.
 
-* deductive: ``scoring`` ranks the request's candidates (retrieval softmax + exemplar kNN votes), keeps
-  the top few, and quotes the sentence of the segment closest to each code; a segment whose best code
-  fits clearly worse than the other segments' of the batch (``NONE_FITS_Z``) gets none;
+* deductive: every code of the codebook is ranked for each segment by ``learner`` (the code's definition as
+  the prior, combined with what the coder's decided units teach, as far as cross-validation on those
+  decisions shows it helps); the best few are stored, each flagged whether it is predicted to apply, and
+  quoting the sentence of the segment closest to the code;
 * inductive: ``keyphrases`` proposes key phrases as labels, quoting the phrase itself. These are much
   weaker than an LLM's labels, and say so in their provenance (``weaker_than_llm``).
 """
@@ -17,7 +18,9 @@ from numpy.typing import NDArray
 
 from services.chunking.sentences import split_sentences
 from services.retrieval.embeddings import Embedder
+from services.retrieval.indexing import code_text
 from services.suggestion.keyphrases import KeyPhrase, extract_keyphrases, label_for
+from services.suggestion.learner import LabelledUnit, LearntCoder, cosine, fit_coder
 from services.suggestion.models import (
     CandidateCode,
     Mode,
@@ -25,18 +28,11 @@ from services.suggestion.models import (
     SuggestedCode,
     SuggestionRequest,
 )
-from services.suggestion.scoring import (
-    NONE_FITS_Z,
-    TEMPERATURE,
-    DecisionModel,
-    ScoredCode,
-    fit_z_scores,
-    keep_top,
-    score_candidates,
-)
 
-OFFLINE_MODEL = "offline-v1"
+OFFLINE_MODEL = "offline-v2"
 """Names the offline method in suggestion ids and provenance; bump it when the scoring changes."""
+SHOWN = 5
+"""Codes stored (and shown to the researcher) per segment."""
 
 
 class _Sentences(NamedTuple):
@@ -44,8 +40,19 @@ class _Sentences(NamedTuple):
     vectors: NDArray[np.float64] | None  # one row per sentence; None for a one-sentence segment
 
 
+class _Ranking(NamedTuple):
+    """The whole codebook scored for a batch of segments."""
+
+    codes: list[CandidateCode]
+    code_vectors: NDArray[np.float64]
+    coder: LearntCoder
+    probabilities: NDArray[np.float64]  # (segments, codes)
+    similarity: NDArray[np.float64]  # the prior: cosine between segment and code text
+    predicted: list[list[int]]
+
+
 class OfflineBackend:
-    """``SuggestionBackend`` without a language model."""
+    """``SuggestionBackend`` without a language model, learning from one coder's decided units."""
 
     backend_name = "offline"
     model = OFFLINE_MODEL
@@ -53,16 +60,15 @@ class OfflineBackend:
     def __init__(
         self,
         embedder: Embedder,
-        decisions: DecisionModel | None = None,
+        decided: Sequence[LabelledUnit] = (),
         *,
-        max_suggestions: int = 3,
+        max_suggestions: int = SHOWN,
         labels_per_segment: int = 2,
     ) -> None:
         self._embedder = embedder
-        self._decisions = decisions or DecisionModel()
+        self._decided = decided
         self._max_suggestions = max_suggestions
         self._labels_per_segment = labels_per_segment
-        self._code_vectors: dict[str, list[float]] = {}
 
     async def suggest(self, requests: Sequence[SuggestionRequest]) -> list[SegmentSuggestions]:
         """Computed in the caller's thread (the stage handler's): it is CPU work, not waiting."""
@@ -75,28 +81,33 @@ class OfflineBackend:
             )
         )
         deductive = [r for r in requests if r.mode is Mode.DEDUCTIVE]
-        embeddings = self._segment_embeddings(deductive)
+        ranking = self._rank(deductive)
         sentences = self._sentences(deductive)
-        best = [max(c.score or 0.0 for c in r.candidates) for r in deductive]
-        fit = dict(zip((r.segment_id for r in deductive), fit_z_scores(best), strict=True))
-        results = []
-        for request in requests:
-            if request.mode is Mode.INDUCTIVE:
-                results.append(self._inductive(request, phrases[request.segment_id]))
-            elif fit[request.segment_id] < NONE_FITS_Z:
-                results.append(
-                    SegmentSuggestions(segment_id=request.segment_id, suggestions=[], none_fits=True)
-                )
-            else:
-                results.append(
-                    self._deductive(
-                        request,
-                        embeddings.get(request.segment_id),
-                        fit[request.segment_id],
-                        sentences[request.segment_id],
-                    )
-                )
-        return results
+        row = {r.segment_id: i for i, r in enumerate(deductive)}
+        return [
+            self._inductive(request, phrases[request.segment_id])
+            if request.mode is Mode.INDUCTIVE
+            else self._deductive(request, ranking, row[request.segment_id], sentences[request.segment_id])
+            for request in requests
+        ]
+
+    def _rank(self, requests: Sequence[SuggestionRequest]) -> _Ranking | None:
+        """Every code of the requests' codebook scored for every segment, by one model fitted once."""
+        if not requests:
+            return None
+        codes = list({c.code_id: c for r in requests for c in (r.codebook or r.candidates)}.values())
+        code_vectors = np.asarray(self._embedder.embed_passages([code_text(c) for c in codes]))
+        segments = np.asarray(self._embedder.embed_queries([r.text for r in requests]))
+        coder = fit_coder([c.code_id for c in codes], code_vectors, self._decided)
+        probabilities = coder.probabilities(segments, code_vectors)
+        return _Ranking(
+            codes=codes,
+            code_vectors=code_vectors,
+            coder=coder,
+            probabilities=probabilities,
+            similarity=cosine(segments, code_vectors),
+            predicted=coder.predicted(probabilities),
+        )
 
     def _sentences(self, requests: Sequence[SuggestionRequest]) -> dict[str, _Sentences]:
         """Each segment's sentences, and their vectors (embedded in one batch) when there are several."""
@@ -110,58 +121,51 @@ class OfflineBackend:
             result[request.segment_id] = _Sentences(spans[request.segment_id], np.asarray(found))
         return result
 
-    def _segment_embeddings(self, requests: Sequence[SuggestionRequest]) -> dict[str, list[float]]:
-        """Segment vectors for the classifiers; only embedded when a classifier has been trained."""
-        if not self._decisions.classifiers or not requests:
-            return {}
-        vectors = self._embedder.embed_queries([r.text for r in requests])
-        return {r.segment_id: v for r, v in zip(requests, vectors, strict=True)}
-
     def _deductive(
-        self, request: SuggestionRequest, embedding: list[float] | None, fit_z: float, sentences: _Sentences
+        self, request: SuggestionRequest, ranking: _Ranking | None, row: int, sentences: _Sentences
     ) -> SegmentSuggestions:
-        kept = keep_top(score_candidates(request.candidates, request.exemplars), limit=self._max_suggestions)
-        candidates = {c.code_id: c for c in request.candidates}
-        adjusted = [(s, *self._decisions.adjust(s.code_id, s.raw, embedding)) for s in kept]
-        adjusted.sort(key=lambda item: -item[2])
+        assert ranking is not None  # a deductive request always gets a ranking
+        probabilities = ranking.probabilities[row]
+        similarity_ranks = (-ranking.similarity[row]).argsort().argsort() + 1
+        predicted = set(ranking.predicted[row])
+        coder = ranking.coder
         suggestions = []
-        for scored, raw, confidence in adjusted:
-            start, end = self._quote(sentences, candidates[scored.code_id])
+        for index in np.argsort(-probabilities, kind="stable")[: self._max_suggestions]:
+            code = ranking.codes[int(index)]
+            start, end = self._quote(sentences, ranking.code_vectors[int(index)])
             provenance = {
                 **self._provenance(request),
-                "raw_score": round(raw, 4),
-                "retrieval_share": round(scored.retrieval, 4),
-                "knn_share": round(scored.knn, 4),
-                "similarity_rank": scored.similarity_rank,
-                "fit_z": round(fit_z, 3),
-                "exemplar_votes": scored.votes,
-                "classifier": scored.code_id in self._decisions.classifiers and embedding is not None,
-                "temperature": TEMPERATURE,
+                "applies": int(index) in predicted,
+                "similarity": round(float(ranking.similarity[row, index]), 4),
+                "similarity_rank": int(similarity_ranks[index]),
+                "learnt": coder.learnt,
+                "calibrated": bool(coder.weights),
+                "decided_units": coder.units,
+                "cv_mrr_prior": coder.cv_mrr_prior,
+                "cv_mrr_learnt": coder.cv_mrr_learnt,
+                "threshold": coder.thresholds[int(index)] if coder.thresholds else None,
             }
             suggestions.append(
                 SuggestedCode(
                     segment_id=request.segment_id,
-                    code_id=scored.code_id,
-                    confidence=min(1.0, max(0.0, confidence)),
-                    rationale=rationale(scored, len(request.candidates)),
+                    code_id=code.code_id,
+                    confidence=min(1.0, max(0.0, float(probabilities[index]))),
+                    rationale=rationale(int(similarity_ranks[index]), len(ranking.codes), coder),
                     quote_start=request.segment_start + start,
                     quote_end=request.segment_start + end,
                     quote_match="exact",
                     provenance=provenance,
                 )
             )
-        return SegmentSuggestions(segment_id=request.segment_id, suggestions=suggestions)
+        return SegmentSuggestions(
+            segment_id=request.segment_id, suggestions=suggestions, none_fits=not predicted
+        )
 
-    def _quote(self, sentences: _Sentences, code: CandidateCode) -> tuple[int, int]:
+    def _quote(self, sentences: _Sentences, code_vector: NDArray[np.float64]) -> tuple[int, int]:
         """The sentence of the segment closest in meaning to the code (offsets into the segment)."""
         if sentences.vectors is None:
             return sentences.spans[0]
-        if code.code_id not in self._code_vectors:
-            text = "\n".join(part for part in (code.name, code.definition, code.inclusion) if part)
-            self._code_vectors[code.code_id] = self._embedder.embed_passages([text])[0]
-        return sentences.spans[
-            int(np.argmax(sentences.vectors @ np.asarray(self._code_vectors[code.code_id])))
-        ]
+        return sentences.spans[int(np.argmax(sentences.vectors @ code_vector))]
 
     def _inductive(self, request: SuggestionRequest, phrases: Sequence[KeyPhrase]) -> SegmentSuggestions:
         suggestions = [
@@ -190,19 +194,16 @@ class OfflineBackend:
             "backend": self.backend_name,
             "model": self.model,
             "mode": request.mode.value,
-            "calibrated": self._decisions.calibrator is not None,
-            "decisions": self._decisions.decisions,
             "codebook_id": request.codebook_id,
             "codebook_version": request.codebook_version,
         }
 
 
-def rationale(scored: ScoredCode, candidates: int) -> str:
+def rationale(similarity_rank: int, codes: int, coder: LearntCoder) -> str:
     """A plain sentence saying what the score rests on."""
-    text = f"closest codebook entry by meaning (similarity rank {scored.similarity_rank} of {candidates})"
-    if scored.similarity_rank > 1:
-        text = f"codebook entry close in meaning (similarity rank {scored.similarity_rank} of {candidates})"
-    if scored.votes:
-        plural = "segments carry" if scored.votes > 1 else "segment carries"
-        text += f"; {scored.votes} similar coded {plural} this code"
+    text = f"code text close in meaning to the segment (rank {similarity_rank} of {codes})"
+    if coder.learnt:
+        return f"{text}, weighed with what your {coder.units} decided segments teach"
+    if coder.units:
+        return f"{text}; your {coder.units} decided segments do not rank codes better yet"
     return text

@@ -13,8 +13,9 @@ import asyncio
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
+from groundcode.coding_scope import codable
 from groundcode.domain import Code, Codebook, Segment, Source, Suggestion
 from groundcode.queue.ports import FollowUps
 from groundcode.storage.repository import Repository
@@ -53,8 +54,16 @@ class SuggestOptions(Protocol):
     suggestion_batch_size: int
 
 
-BackendFor = Callable[[str], NamedBackend]
-"""The backend to use for a project (the offline one learns from that project's decisions)."""
+class ScopedBackend(NamedTuple):
+    """A backend and whose suggestions it makes: a blind coder's own (learnt from their decisions only), or
+    the shared ones (None)."""
+
+    coder_id: str | None
+    backend: NamedBackend
+
+
+BackendFor = Callable[[str], Sequence[ScopedBackend]]
+"""The backends to run for a project, one per suggestion scope, all of one name."""
 
 
 def modes_to_run(setting: ModeSetting, codebook: Codebook | None) -> list[Mode]:
@@ -76,9 +85,11 @@ def build_requests(
     """One request per segment and mode, with the neighbouring segments as context. Pure.
 
     ``candidates[i]``/``exemplars[i]`` are segment ``i``'s retrieval hits (may be empty); a segment
-    without any candidate of the codebook gets no deductive request.
+    without any candidate of the codebook gets no deductive request. Suggestions are shared by every
+    coder, so a blind coder's new code is offered only once an owner approved it (or revealed).
     """
-    codes = {code.id: code for code in codebook.codes} if codebook else {}
+    codes = {code.id: code for code in codebook.codes if code.approved} if codebook else {}
+    whole = [_candidate(code, None) for code in codes.values()]
     requests = []
     for index, segment in enumerate(segments):
         shared = {
@@ -100,6 +111,7 @@ def build_requests(
                     SuggestionRequest(
                         mode=mode,
                         candidates=offered,
+                        codebook=whole,
                         exemplars=[_exemplar(hit, codes) for hit in exemplars[index]],
                         codebook_id=codebook.id,
                         codebook_version=codebook.version,
@@ -115,15 +127,20 @@ def _candidates(hits: Sequence[CodeCandidate], codes: dict[str, Code]) -> list[C
     for hit in hits:
         code = codes.get(hit.code_id)
         if code is not None and code.name not in offered:
-            offered[code.name] = CandidateCode(
-                code_id=code.id,
-                name=code.name,
-                definition=code.definition,
-                inclusion=code.inclusion,
-                exclusion=code.exclusion,
-                score=hit.score,
-            )
+            offered[code.name] = _candidate(code, hit.score)
     return list(offered.values())
+
+
+def _candidate(code: Code, score: float | None) -> CandidateCode:
+    return CandidateCode(
+        code_id=code.id,
+        name=code.name,
+        definition=code.definition,
+        inclusion=code.inclusion,
+        exclusion=code.exclusion,
+        examples=code.examples,
+        score=score,
+    )
 
 
 def _exemplar(hit: SegmentHit, codes: dict[str, Code]) -> Exemplar:
@@ -136,9 +153,12 @@ def _exemplar(hit: SegmentHit, codes: dict[str, Code]) -> Exemplar:
 
 
 def to_suggestions(
-    requests: Sequence[SuggestionRequest], answers: Sequence[SegmentSuggestions]
+    requests: Sequence[SuggestionRequest],
+    answers: Sequence[SegmentSuggestions],
+    *,
+    coder_id: str | None = None,
 ) -> list[Suggestion]:
-    """The backend's answers as stored suggestions, ranked per segment and mode. Pure."""
+    """The backend's answers as stored suggestions (of one scope), ranked per segment and mode. Pure."""
     stored = []
     for request, answer in zip(requests, answers, strict=True):
         for rank, suggested in enumerate(answer.suggestions, start=1):
@@ -162,6 +182,7 @@ def to_suggestions(
                     prompt_version=provenance.get("prompt_version"),
                     provenance=provenance,
                     created_at=suggested.created_at,
+                    coder_id=coder_id,
                 )
             )
     return stored
@@ -230,18 +251,23 @@ def suggest_source(
         index_codebook(repository, embedder, vectors, source.project_id, codebook.name)
     candidates, exemplars = _retrieve(embedder, vectors, source, segments, codebook, modes, options)
     requests = build_requests(source, segments, modes, codebook, candidates, exemplars)
-    backend = backend_for(source.project_id)
-    answers = asyncio.run(backend.suggest(requests))
-    suggestions = to_suggestions(requests, answers)
-    if Mode.INDUCTIVE in modes:
-        embed_labels = label_vectors or LabelVectors(embedder)
-        suggestions = relabel(suggestions, _merged_labels(store, embed_labels, source, suggestions))
+    # Only the coded speakers' turns get suggestions; every segment still serves as another's context.
+    coded = {segment.id for segment in codable(source, segments, repository.coding_scope(source.project_id))}
+    requests = [request for request in requests if request.segment_id in coded]
+    scoped = backend_for(source.project_id)
+    name = scoped[0].backend.backend_name
+    suggestions: list[Suggestion] = []
+    for coder_id, backend in scoped:
+        found = to_suggestions(requests, asyncio.run(backend.suggest(requests)), coder_id=coder_id)
+        if Mode.INDUCTIVE in modes:
+            embed_labels = label_vectors or LabelVectors(embedder)
+            found = relabel(found, _merged_labels(store, embed_labels, source, found))
+        suggestions += found
     store.replace_for_segments(
-        [segment.id for segment in segments],
-        backend.backend_name,
-        suggestions,
-        modes=[mode.value for mode in modes],
+        [segment.id for segment in segments], name, suggestions, modes=[mode.value for mode in modes]
     )
+    # A segment no longer coded loses this backend's suggestions of every mode, not only of those run.
+    store.replace_for_segments([s.id for s in segments if s.id not in coded], name, [])
     return []
 
 

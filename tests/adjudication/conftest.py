@@ -85,7 +85,7 @@ def team(prepared_study: Path, tmp_path: Path) -> Iterator[Team]:
     shutil.copytree(prepared_study, data)
     settings = Settings(data_dir=data)
     headers = {
-        "owner": api_token(settings, "olga", projects=["study"], role=Role.OWNER),
+        "owner": api_token(settings, "olga", projects=["study"], role=Role.OWNER, admin=True),
         "coder": api_token(settings, "cyrus", projects=["study"], role=Role.CODER),
         "viewer": api_token(settings, "vera", projects=["study"], role=Role.VIEWER),
         "outsider": api_token(settings, "otto", projects=["elsewhere"], role=Role.OWNER),

@@ -17,8 +17,8 @@ def decision(kind: DecisionKind, coder: str = "ana", **values: object) -> Decisi
     return Decision.model_validate(defaults | values)
 
 
-def accepted(code: str = "c1", **values: object) -> Decision:
-    return decision(DecisionKind.ACCEPT, code_id=code, **values)
+def accepted(code: str = "c1", coder: str = "ana", **values: object) -> Decision:
+    return decision(DecisionKind.ACCEPT, coder, code_id=code, **values)
 
 
 def test_an_accepted_suggestion_is_a_coding_and_a_later_rejection_replaces_it() -> None:
@@ -79,3 +79,30 @@ def test_blind_coding_hides_other_coders_until_revealed() -> None:
     assert state.visible(everything, "ana", Role.CODER, blind=False, revealed=False) == everything
     assert state.visible(everything, "owner", Role.OWNER, blind=True, revealed=False) == everything
     assert state.visible(everything, "viewer", Role.VIEWER, blind=True, revealed=False) == [merge]
+
+
+def test_no_code_applies_reviews_the_segment_until_a_later_coding_or_its_undo() -> None:
+    skip = decision(DecisionKind.SKIP, segment_id="s1")
+    no_code = decision(DecisionKind.NO_CODE, segment_id="s1", source_id="src")
+    marked = [skip, no_code]
+    assert state.no_code_segments(marked) == {"ana": {"s1"}}
+    assert state.reviewed_segments(marked, "ana") == {"s1"}
+    assert state.skipped_segments(marked, "ana") == set()
+    assert state.codings(marked) == [] and state.no_code_segments(marked).get("ben") is None
+
+    coded = decision(DecisionKind.CODE, code_id="c1")  # a later coding supersedes the mark ...
+    assert state.no_code_segments([*marked, coded]) == {}
+    undo_coding = decision(DecisionKind.UNDO, undoes=coded.id, segment_id="s1")  # ... until it is undone
+    assert state.no_code_segments([*marked, coded, undo_coding]) == {"ana": {"s1"}}
+
+    undo = decision(DecisionKind.UNDO, undoes=no_code.id, segment_id="s1")
+    assert state.last_undoable(marked, "ana") == no_code
+    assert state.no_code_segments([*marked, undo]) == {}
+    assert state.skipped_segments([*marked, undo], "ana") == {"s1"}  # exactly the state before
+
+
+def test_no_code_is_each_coders_own_answer() -> None:
+    ana = decision(DecisionKind.NO_CODE, segment_id="s1")
+    ben = accepted(coder="ben")
+    assert state.no_code_segments([ana, ben]) == {"ana": {"s1"}}
+    assert state.reviewed_segments([ana, ben], "ben") == {"s1"}

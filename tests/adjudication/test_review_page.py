@@ -3,6 +3,7 @@ through the form, review with the keyboard, reject and undo, bulk-accept, right-
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -178,6 +179,35 @@ def test_the_shortcut_legend_shows_with_a_question_mark(reviewer: Page) -> None:
     expect(legend).to_be_visible()  # remembered
     reviewer.keyboard.press("?")
     expect(legend).to_be_hidden()
+
+
+def test_zero_marks_that_no_code_applies_and_u_takes_it_back(reviewer: Page, team: Team) -> None:
+    view = first_view(team)
+    expect(reviewer.locator("#segment-state")).to_contain_text(f"turn {view['position'] + 1}")
+    expect(reviewer.locator("#coded-speakers")).to_have_text(
+        "coding every speaker except interviewers (Interviewer, I, Q, Moderator …)"
+    )
+    reviewer.keyboard.press("?")
+    expect(reviewer.locator("#legend")).to_contain_text("no code applies to this segment")
+
+    reviewer.keyboard.press("0")
+    expect(reviewer.locator("#notice")).to_contain_text("No code applies")
+    expect(reviewer.locator("#segment-text")).to_have_text(first_view(team)["text"])  # the next one
+    decisions = team.coder.get("/projects/study/decisions").json()
+    assert [(d["kind"], d["segment_id"]) for d in decisions] == [("no_code", view["segment_id"])]
+
+    reviewer.keyboard.press("u")
+    expect(reviewer.locator("#notice")).to_contain_text("Undone: no code applies")
+    expect(reviewer.locator("#segment-text")).to_have_text(view["text"])
+    reviewer.goto("/review?project=study&status=reviewed")
+    expect(reviewer.locator("#position")).to_have_text("nothing left in this queue")
+
+
+def test_the_uncertain_order_is_a_filter_kept_in_the_url(reviewer: Page, team: Team) -> None:
+    uncertain = first_view(team, order="uncertain")
+    reviewer.locator("#filters select[name=order]").select_option("uncertain")
+    expect(reviewer).to_have_url(re.compile(r"order=uncertain"))
+    expect(reviewer.locator("#segment-text")).to_have_text(uncertain["text"])
 
 
 def test_a_conflicting_decision_reloads_the_view_with_a_notice(reviewer: Page, team: Team) -> None:

@@ -308,8 +308,9 @@ def coded_study(folder: Path) -> Path:
     data = folder / "data"
     import_study(folder / "files", data)
     settings = Settings(data_dir=data)
-    coder = api_token(settings, "cyrus", projects=["study"], role=Role.CODER)
-    owner = api_token(settings, "olga", projects=["study"], role=Role.OWNER)
+    # Both follow the learn stage on /work-items, so both are instance administrators.
+    coder = api_token(settings, "cyrus", projects=["study"], role=Role.CODER, admin=True)
+    owner = api_token(settings, "olga", projects=["study"], role=Role.OWNER, admin=True)
     with serve_in_thread(create_app(settings)) as base_url:
         with httpx.Client(base_url=base_url, timeout=60, headers=coder) as client:
             code_by_hand(client)

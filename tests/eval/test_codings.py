@@ -351,3 +351,122 @@ def test_a_refi_qda_project_is_read_and_scored_the_same_way(settings: Settings) 
     labels = {coder: human_ratings(data.units, coder).labels for coder in ("Sara", "رضا")}
     model = ["اعتماد"] * len(data.units)
     assert scores.alpha_all.value == pytest.approx(krippendorff_alpha([labels["Sara"], labels["رضا"], model]))
+
+
+CLAIMS = [
+    ["id", "text"],
+    ["C966", "CI MAKES INTEGRATION EASIER."],
+    ["C980", "CI MAKES INTEGRATION EASIER"],
+    ["C981", "CI MAKES INTEGRATION EASIER AND SAFER"],
+]
+
+
+@pytest.fixture
+def claims(settings: Settings) -> Iterator[tuple[Groundcode, Project]]:
+    """Project "claims": one CSV source, a response per row, the respondent id from the ``id`` column."""
+    groundcode = open_groundcode(settings)
+    project = groundcode.repository.ensure_project("claims")
+    result = import_file(
+        groundcode.repository,
+        project.id,
+        "claims.csv",
+        csv_bytes(CLAIMS),
+        ChunkOptions(unit=SegmentUnit.RESPONSE),
+        ReadOptions(max_bytes=10**6, csv_id_column="id"),
+    )
+    assert result.source_id is not None
+    groundcode.handlers()[Stage.CHUNK](result.source_id)
+    yield groundcode, project
+    groundcode.close()
+
+
+def coded_texts(groundcode: Groundcode, project: Project) -> dict[str, str]:
+    """Each stored coding's segment id -> the coded text (the source's text at its offsets)."""
+    texts = {source.id: source.text for source in groundcode.repository.list_sources(project.id)}
+    return {
+        str(decision.segment_id): texts[str(decision.source_id)][decision.start : decision.end]
+        for decision in groundcode.decisions.list(project.id)
+    }
+
+
+def test_a_text_equal_to_a_whole_unit_codes_that_unit_though_it_occurs_inside_others(
+    claims: tuple[Groundcode, Project],
+) -> None:
+    groundcode, project = claims
+    data = csv_bytes(
+        [["text", "code", "coder"]]
+        + [[text, "Integration", "alice"] for _, text in CLAIMS[1:]]
+        + [["INTEGRATION EASIER", "Integration", "alice"]]  # inside three units, none of them whole
+    )
+
+    result = import_codings(groundcode, project, data, where="codings.csv")
+
+    assert result.located == 3
+    assert [(item.row, item.reason) for item in result.unlocated] == [
+        (5, "the text is 3 times in the project's sources (a source column can say which)")
+    ]
+    assert sorted(coded_texts(groundcode, project).values()) == sorted(text for _, text in CLAIMS[1:])
+
+
+def test_units_are_addressed_by_the_csv_id_column(claims: tuple[Groundcode, Project]) -> None:
+    groundcode, project = claims
+    data = csv_bytes(
+        [
+            ["claim_id", "text", "code", "coder"],
+            ["C980", "", "Integration", "alice"],  # no text: the whole unit
+            ["C981", "CI MAKES INTEGRATION EASIER", "Easier", "alice"],  # the text inside that unit
+            ["C999", "", "Integration", "alice"],
+            ["C966", "SAFER", "Integration", "alice"],  # not in that unit
+        ]
+    )
+
+    result = import_codings(groundcode, project, data, where="codings.csv", id_column="claim_id")
+
+    assert result.located == 2
+    assert [item.row for item in result.unlocated] == [4, 5]
+    assert "C999" in result.unlocated[0].reason
+    segments = {
+        segment.speaker: segment.id
+        for source in groundcode.repository.list_sources(project.id)
+        for segment in groundcode.repository.list_segments(source.id)
+    }
+    assert coded_texts(groundcode, project) == {
+        segments["C980"]: "CI MAKES INTEGRATION EASIER",
+        segments["C981"]: "CI MAKES INTEGRATION EASIER",
+    }
+
+
+def test_an_id_column_must_be_in_the_file_and_then_text_may_be_left_out() -> None:
+    data = csv_bytes([["id", "code", "coder"], ["C980", "Integration", "alice"]])
+
+    with pytest.raises(CodingsFileError, match="no text column"):
+        parse_codings(data, default_coder=None, where="x")
+    with pytest.raises(CodingsFileError, match="no unit column"):
+        parse_codings(data, default_coder=None, where="x", id_column="unit")
+    [row] = parse_codings(data, default_coder=None, where="x", id_column="ID")
+    assert (row.unit, row.text, row.code) == ("C980", "", "Integration")
+    with pytest.raises(CodingsFileError, match="row 2: no id or text"):
+        parse_codings(
+            csv_bytes([["id", "code", "coder"], ["", "Integration", "alice"]]),
+            default_coder=None,
+            where="x",
+            id_column="id",
+        )
+
+
+def test_codings_import_takes_the_csv_id_column_on_the_command_line(
+    claims: tuple[Groundcode, Project], settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GROUNDCODE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    codings = tmp_path / "codings.csv"
+    codings.write_bytes(csv_bytes([["id", "code", "coder"], ["C966", "Integration", "alice"]]))
+
+    result = CliRunner().invoke(
+        app, ["codings", "import", str(codings), "-p", "claims", "--csv-id-column", "id"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "1 found" in result.output and "codings: 1 imported" in result.output
+    groundcode, project = claims
+    assert list(coded_texts(groundcode, project).values()) == ["CI MAKES INTEGRATION EASIER."]

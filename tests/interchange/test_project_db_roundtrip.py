@@ -252,13 +252,16 @@ def test_a_coded_project_survives_export_import_export_unchanged(study: Path, tm
     assert second == first
 
 
-def test_importing_into_another_project_of_the_same_database_reuses_the_accounts(
+def test_importing_into_another_project_of_the_same_database_reuses_the_mapped_accounts(
     study: Path, tmp_path: Path
 ) -> None:
     first = export(study, "study", tmp_path / "first.qdpx")
     settings = Settings(data_dir=study)
     accounts = table_counts(settings)["users"]
-    output = run(environment(study), "project", "import", str(tmp_path / "first.qdpx"), "-p", "copy")
+    mapping = [f"--map-user={user.guid}={user.name}" for user in read_project(first).users]
+    output = run(
+        environment(study), "project", "import", str(tmp_path / "first.qdpx"), "-p", "copy", *mapping
+    )
     assert "new accounts" not in output and table_counts(settings)["users"] == accounts
     copy = read_project(export(study, "copy", tmp_path / "copy.qdpx"))
     assert copy == read_project(first).model_copy(update={"name": "copy"})

@@ -32,6 +32,7 @@ class Reply:
     hang: bool = False  # answer nothing until the client gives up
     prompt_tokens: int = 120
     completion_tokens: int = 30
+    finish_reason: str = "stop"  # "length": cut off at max_tokens
 
 
 def answer(segments: dict[str, Any]) -> Reply:
@@ -113,7 +114,7 @@ class FakeChatServer:
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": reply.content},
-                        "finish_reason": "stop",
+                        "finish_reason": reply.finish_reason,
                     }
                 ],
                 "usage": usage,
@@ -130,11 +131,17 @@ def auto_reply(body: dict[str, Any]) -> Reply:
     first words of the segment as it appears in the prompt."""
     texts = dict(_SEGMENT.findall(body["messages"][1]["content"]))
     schema = body["response_format"].get("json_schema", {}).get("schema") or body["response_format"]["schema"]
-    segments = {}
+    segments: dict[str, Any] = {}
     for label, answer_schema in schema["properties"]["segments"]["properties"].items():
         quote = " ".join(texts[label].split()[:4])
+        if "codes" in answer_schema["properties"]:  # per-code mode: the first code applies
+            names = list(answer_schema["properties"]["codes"]["properties"])
+            decisions = {name: {"rationale": "No.", "applies": False, "quote": ""} for name in names}
+            decisions[names[0]] = {"rationale": "It fits.", "applies": True, "quote": quote}
+            segments[label] = {"codes": decisions}
+            continue
         item = answer_schema["properties"]["suggestions"]["items"]["properties"]
-        suggestion = {"confidence": 0.8, "rationale": "It fits.", "quote": quote}
+        suggestion = {"rationale": "It fits.", "confidence": 0.8, "quote": quote}
         if "code" in item:
             segments[label] = {
                 "none_fits": False,

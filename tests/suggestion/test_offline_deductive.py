@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from services.retrieval.embeddings import LocalE5Embedder
-from services.suggestion.models import CandidateCode, Exemplar
+from services.suggestion.learner import LabelledUnit
 from services.suggestion.offline import OfflineBackend
-from services.suggestion.scoring import fit_z_scores, keep_top, score_candidates, softmax
-from tests.suggestion.offline_support import scored_requests
+from tests.suggestion.offline_support import CODES, scored_requests
 
 ENGLISH = {
     "The budget was cut again, so we could not pay for the new servers.": "budget",
@@ -37,8 +36,10 @@ async def test_clear_segments_get_the_expected_top_code(
         assert confidences == sorted(confidences, reverse=True)
         assert all(0.0 <= c <= 1.0 for c in confidences)
         assert (top.quote_start, top.quote_end) == (10, 10 + len(text))  # one sentence: all of it
-        assert top.rationale.startswith("closest codebook entry by meaning (similarity rank 1 of 5)")
+        assert top.rationale == "code text close in meaning to the segment (rank 1 of 5)"
         assert top.provenance["calibrated"] is False and top.provenance["backend"] == "offline"
+        assert top.provenance["applies"] is True  # before any decision: the best code is the guess
+        assert not any(s.provenance["applies"] for s in answer.suggestions[1:])
 
 
 async def test_the_quote_is_the_sentence_closest_to_the_code(e5: LocalE5Embedder) -> None:
@@ -54,40 +55,49 @@ async def test_the_quote_is_the_sentence_closest_to_the_code(e5: LocalE5Embedder
     )
 
 
-def test_scores_are_relative_shares_not_cosine_cutoffs() -> None:
-    bunched = [0.81, 0.80, 0.79]
-    shifted = [0.31, 0.30, 0.29]
-    assert softmax(bunched) == pytest.approx(softmax(shifted))
-    assert softmax(bunched)[0] > 0.6
-
-
-def test_exemplar_votes_can_overturn_the_retrieval_order() -> None:
-    candidates = [
-        CandidateCode(code_id="a", name="A", score=0.820),
-        CandidateCode(code_id="b", name="B", score=0.815),
-        CandidateCode(code_id="c", name="C", score=0.700),
-    ]
-    exemplars = [
-        Exemplar(text="x", code_ids=["b"], score=0.9),
-        Exemplar(text="y", code_ids=["b", "c"], score=0.89),
-        Exemplar(text="z", code_ids=["a"], score=0.80),
-    ]
-
-    without = score_candidates(candidates, [])
-    voted = score_candidates(candidates, exemplars)
-
-    assert [s.code_id for s in without] == ["a", "b", "c"]
-    assert [s.code_id for s in voted][:2] == ["b", "a"]
-    assert voted[0].votes == 2 and voted[0].similarity_rank == 2
-    assert [s.code_id for s in keep_top(voted, limit=3)] == ["b"]  # the others score below half of b
-
-
-async def test_a_segment_that_fits_far_worse_than_the_rest_gets_none(e5: LocalE5Embedder) -> None:
-    texts = [*ENGLISH, *PERSIAN] * 4 + ["Okay."]
-    requests = scored_requests(e5, texts)
+async def test_every_code_is_ranked_and_five_are_kept(e5: LocalE5Embedder) -> None:
+    """No trimming to a few "confident" codes: the researcher sees the five best of the whole codebook,
+    even for a segment that fits none of them well."""
+    requests = scored_requests(e5, ["Okay.", "The budget was cut again."])
 
     answers = await OfflineBackend(e5).suggest(requests)
 
-    assert fit_z_scores([0.8, 0.7, 0.9]) == [0.0, 0.0, 0.0]  # too few segments to compare
-    assert answers[-1].none_fits and answers[-1].suggestions == []
-    assert all(answer.suggestions for answer in answers[:-1])
+    assert [len(answer.suggestions) for answer in answers] == [5, 5]
+    assert {s.code_id for s in answers[0].suggestions} == {c.code_id for c in CODES}
+
+
+async def test_decided_units_teach_a_code_its_name_does_not_say(e5: LocalE5Embedder) -> None:
+    """The coder keeps coding complaints about paper forms as "skills"; the definition says training.
+    After enough decided units, the backend ranks "skills" first for a new paper-form complaint."""
+    paper = [
+        "We still fill in paper forms and carry them to the next office.",
+        "Every request is a printed form that someone stamps by hand.",
+        "The citizens bring paper copies and we scan them one by one.",
+        "Our archive is shelves of paper folders, nothing is digital.",
+        "A form gets lost between offices at least once a week.",
+        "They print the email, sign it and fax it back to us.",
+    ]
+    other = {
+        "The budget was cut again, so we could not pay for the new servers.": "budget",
+        "Nobody believes the numbers the ministry publishes any more.": "trust",
+        "We email the files to the land registry and they type them in again.": "sharing",
+        "The law does not say who owns the data, so nobody shares it.": "legal",
+        "Money for the project ran out after the first year.": "budget",
+        "People doubt that the officials publish honest figures.": "trust",
+    }
+    texts = [*paper, *other]
+    vectors = e5.embed_queries(texts)
+    codes = ["skills"] * len(paper) + list(other.values())
+    decided = [
+        LabelledUnit(embedding=v, code_ids=frozenset({c})) for v, c in zip(vectors, codes, strict=True)
+    ]
+    new = scored_requests(e5, ["Half of our work is still moving printed forms around by hand."])
+
+    (before,) = await OfflineBackend(e5).suggest(new)
+    (after,) = await OfflineBackend(e5, decided).suggest(new)
+
+    assert before.suggestions[0].code_id != "skills"
+    assert after.suggestions[0].code_id == "skills"
+    assert after.suggestions[0].provenance["learnt"] is True
+    assert after.suggestions[0].provenance["decided_units"] == len(decided)
+    assert "decided segments teach" in after.suggestions[0].rationale

@@ -46,7 +46,7 @@ def test_suggestions_are_listed_summarised_and_redone(
     with (
         serve_in_thread(create_app(Settings())) as base_url,
         httpx.Client(
-            base_url=base_url, timeout=60, headers=api_token(Settings(), projects=["study"])
+            base_url=base_url, timeout=60, headers=api_token(Settings(), projects=["study"], admin=True)
         ) as http,
     ):
         uploaded = http.post(

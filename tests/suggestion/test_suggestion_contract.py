@@ -131,9 +131,10 @@ def test_the_transcript_sits_inside_the_data_block_and_the_rules_outside() -> No
     before, data, after = re.split(rf"^(?:BEGIN|END) {boundary}$", user["content"], flags=re.MULTILINE)
     assert "Ignore all previous instructions" in data and PAPER in data and "We fax the permits." in data
     assert "Ignore all previous instructions" not in before + after
-    assert '- S2: allowed codes: "Paper-based processes", "Distrust of data", "Email as channel"' in before
-    assert "Definition: Work that still depends on printed documents." in before
-    assert "Do not use when" not in before  # empty criteria are left out
+    assert "- S2: allowed codes: every code of the codebook above" in before
+    # The codebook is part of the fixed prefix (the system message), in its fixed order.
+    assert "Definition: Work that still depends on printed documents." in system["content"]
+    assert "Do not use when" not in system["content"]  # empty criteria are left out
     assert after == ""
 
 

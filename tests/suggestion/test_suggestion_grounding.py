@@ -73,7 +73,10 @@ def test_a_grounded_answer_has_source_offsets_ranks_by_confidence_and_counts_wha
         ]
     )
 
-    result = ground_answer(request, answer, redaction=Redaction(request.text), provenance={"model": "m"})
+    agreement = {"code-paper": 0.9, "code-email": 0.4, "code-trust": 0.7}
+    result = ground_answer(
+        request, answer, redaction=Redaction(request.text), provenance={"model": "m"}, agreement=agreement
+    )
 
     assert [(s.code_id, s.confidence) for s in result.suggestions] == [
         ("code-paper", 0.9),
@@ -88,8 +91,26 @@ def test_a_grounded_answer_has_source_offsets_ranks_by_confidence_and_counts_wha
         "model": "m",
         "dropped": {"duplicate": 1, "quote_not_found": 1},
         "cache_hit": False,
+        "applies": True,
         "quote_similarity": 1.0,
+        "self_reported_confidence": 0.9,
     }
+
+
+def test_a_quote_copied_from_the_context_is_never_grounded() -> None:
+    # Run against Qwen2.5-Coder-1.5B, 49 of 157 quotes came from the next unit, shown as context.
+    request = request_for(PAPER, context_after="Interviewer: Do people trust the portal?")
+    answer = DeductiveAnswer(
+        suggestions=[
+            DeductiveItem(rationale="Trust.", code="Distrust of data", quote="Do people trust the portal?"),
+            DeductiveItem(rationale="Forms.", code="Paper-based processes", quote="print the forms"),
+        ]
+    )
+
+    result = ground_answer(request, answer, redaction=Redaction(request.text), provenance={})
+
+    assert [s.code_id for s in result.suggestions] == ["code-paper"]
+    assert result.dropped == {"quote_in_context": 1}
 
 
 def test_an_inductive_answer_gives_labels_not_codes() -> None:

@@ -27,16 +27,16 @@ PAPER_ANSWER = answer(
             "none_fits": False,
             "suggestions": [
                 {
-                    "code": "Email as channel",
-                    "confidence": 0.55,
-                    "rationale": "Email.",
-                    "quote": "Mostly by email",
+                    "rationale": "They print and scan forms.",
+                    "code": "Paper-based processes",
+                    "quote": "We print the forms and scan them again",
+                    "confidence": 0.9,
                 },
                 {
-                    "code": "Paper-based processes",
-                    "confidence": 0.9,
-                    "rationale": "They print and scan forms.",
-                    "quote": "We print the forms and scan them again",
+                    "rationale": "Email.",
+                    "code": "Email as channel",
+                    "quote": "Mostly by email",
+                    "confidence": 0.55,
                 },
             ],
         }
@@ -57,13 +57,16 @@ async def test_a_valid_answer_gives_ranked_suggestions_with_source_offsets_and_p
 
     [result] = await backend_for().suggest([request])
 
+    # One sample: both codes were suggested by 1 of 1 samples; the model's own number is kept apart.
     assert [(s.code_id, s.confidence, s.quote_match) for s in result.suggestions] == [
-        ("code-paper", 0.9, "exact"),
-        ("code-email", 0.55, "exact"),
+        ("code-paper", 1.0, "exact"),
+        ("code-email", 1.0, "exact"),
     ]
     best = result.suggestions[0]
     assert SOURCE[best.quote_start : best.quote_end] == "We print the forms and scan them again"
     provenance = best.provenance
+    assert provenance["self_reported_confidence"] == 0.9 and provenance["applies"] is True
+    assert (provenance["confidence_source"], provenance["samples"]) == ("agreement", 1)
     assert provenance["model"] == "openai/test-model" and provenance["resolved_model"] == RESOLVED_MODEL
     assert provenance["prompt_template"] == "deductive"
     assert provenance["prompt_version"] == load_template(Mode.DEDUCTIVE).version
@@ -84,6 +87,7 @@ async def test_a_valid_answer_gives_ranked_suggestions_with_source_offsets_and_p
 
     [sent] = chat_server.received
     assert sent.body["model"] == "test-model" and sent.body["temperature"] == 0.0
+    assert sent.body["max_tokens"] == 768  # a looping model stops there
     response_format = sent.body["response_format"]
     assert response_format["type"] == "json_schema" and response_format["json_schema"]["strict"] is True
     assert "We print the forms and scan them again" in sent.user

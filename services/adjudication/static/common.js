@@ -56,3 +56,13 @@ function errorText(data, fallback) {
   if (Array.isArray(detail)) return detail.map((problem) => problem.msg).join("; ");
   return detail || fallback;
 }
+
+// Logging out changes state, so like every other cookie request it carries the CSRF header: the page's
+// "Log out" forms are sent with fetch instead of a plain form submission.
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || form.getAttribute("action") !== "/logout") return;
+  event.preventDefault();
+  await fetch("/logout", { method: "POST", headers: { "X-Groundcode": "1" }, credentials: "same-origin" });
+  location.assign("/login");
+});

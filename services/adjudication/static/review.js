@@ -6,7 +6,8 @@ const root = document.getElementById("review");
 const PROJECT = root.dataset.project;
 const REASONS = JSON.parse(root.dataset.reasons);
 const VERDICTS = { accept: "accepted", edit: "edited", create_code: "created as a code", reject: "rejected" };
-const UNDONE = { ...VERDICTS, skip: "skipped", merge: "merged", code: "coded" };
+const UNDONE = { ...VERDICTS, skip: "skipped", merge: "merged", code: "coded", no_code: "no code applies" };
+const UNIT_NAMES = { sentence: "sentence", turn: "turn", paragraph: "paragraph", response: "answer" };
 const LEGEND_STORAGE = "groundcode.legend";
 
 const state = {
@@ -66,17 +67,19 @@ function readFilter(params) {
     min_confidence: Number(params.get("min_confidence") || 0),
     max_confidence: Number(params.get("max_confidence") || 1),
     status: params.get("status") || "todo",
+    order: params.get("order") || "source",
   };
 }
 
 function filterParams() {
-  const { source, code, min_confidence, max_confidence, status } = state.filter;
+  const { source, code, min_confidence, max_confidence, status, order } = state.filter;
   const params = new URLSearchParams();
   if (source) params.set("source", source);
   if (code) params.set("code", code);
   if (min_confidence > 0) params.set("min_confidence", min_confidence);
   if (max_confidence < 1) params.set("max_confidence", max_confidence);
   if (status !== "todo") params.set("status", status);
+  if (order !== "source") params.set("order", order);
   return params;
 }
 
@@ -94,6 +97,7 @@ function showFilter() {
   fields.min_confidence.value = Math.round(state.filter.min_confidence * 100);
   fields.max_confidence.value = Math.round(state.filter.max_confidence * 100);
   fields.status.value = state.filter.status;
+  fields.order.value = state.filter.order;
 }
 
 async function applyFilter() {
@@ -104,6 +108,7 @@ async function applyFilter() {
     min_confidence: clamp(Number(fields.min_confidence.value) / 100, 0, 1),
     max_confidence: clamp(Number(fields.max_confidence.value || 100) / 100, 0, 1),
     status: fields.status.value,
+    order: fields.order.value,
   };
   await show(null);
 }
@@ -133,6 +138,11 @@ async function refreshSide() {
   fillSelect(bulk.source, sourceOptions(), bulk.source.value, "all sources");
 }
 
+async function showCodedSpeakers() {
+  const settings = await api("GET", "/settings");
+  byId("coded-speakers").textContent = `coding ${settings.coded}`;
+}
+
 async function afterDecision(message) {
   await Promise.all([reload(), refreshSide()]);
   notice(message);
@@ -159,8 +169,9 @@ function positionText(view) {
 function segmentTags(view) {
   if (!view) return [];
   return [
-    el("span", { class: "muted" }, `turn ${view.position + 1}`),
+    el("span", { class: "muted" }, `${UNIT_NAMES[view.unit] || "segment"} ${view.position + 1}`),
     view.reviewed && el("span", { class: "tag done" }, "reviewed"),
+    view.no_code && el("span", { class: "tag" }, "no code applies"),
     view.skipped && el("span", { class: "tag" }, "skipped"),
   ].filter(Boolean);
 }
@@ -405,6 +416,14 @@ async function skip() {
   notice("Skipped: it comes back at the end of the queue.");
 }
 
+async function noCode() {
+  const view = state.view;
+  if (!view) return;
+  await api("POST", "/decisions", { action: "no_code", segment_id: view.segment_id, version: view.version });
+  await Promise.all([show(view.next_segment_id), refreshSide()]);
+  notice("No code applies: reviewed without a coding (u undoes).");
+}
+
 async function undo() {
   const result = await api("POST", "/undo");
   if (!result.undone) return notice("Nothing left to undo.");
@@ -612,6 +631,7 @@ const COMMANDS = {
   e: openEdit,
   n: openCreateCode,
   m: openMerge,
+  0: noCode,
   s: skip,
   u: undo,
   j: () => step("next"),
@@ -700,7 +720,7 @@ function start() {
   onSubmit(bulk, previewBulk);
   bulk.addEventListener("input", clearBulk);
   byId("bulk-accept").addEventListener("click", () => perform(acceptBulk));
-  perform(() => Promise.all([refreshSide(), show(params.get("segment"))]));
+  perform(() => Promise.all([refreshSide(), show(params.get("segment")), showCodedSpeakers()]));
 }
 
 start();

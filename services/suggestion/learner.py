@@ -1,0 +1,328 @@
+"""The offline coder's learning: every code's evidence is its definition (the prior) combined with the
+units a researcher has coded, weighted by what the project's own decisions show. Pure (numpy, scikit-learn).
+
+* **Prior**: the cosine between a unit and the code's text (name, definition, inclusion, examples).
+* **Learnt evidence**, per code: a *prototype* that starts at the definition and moves towards the coded
+  units as they accrue; the nearest coded unit (*kNN*); how often the code was applied (*prevalence*); and,
+  once a code has enough positives and negatives, a per-code logistic regression on the embeddings.
+* A logistic **combiner** over these features gives the probability that a code applies. Whether the learnt
+  features are used at all is decided by cross-validation on the units decided so far: unless they rank
+  the held-out units' codes better than the prior does, the prior's ranking is kept. So a weak or noisy
+  learnt part can never pull the ranking below zero-shot.
+* **Thresholds** per code (from the held-out probabilities) turn the ranking into a predicted set: several
+  codes when the researcher has coded units with several, none ("no code applies") when the researcher has
+  said so for some units.
+
+Every similarity is made relative within a unit (a z-score across the codes): with E5, unrelated texts
+still score ~0.8, so only the differences between codes carry information.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import ConfigDict, Field
+from sklearn.linear_model import LogisticRegression, Ridge
+from threadpoolctl import threadpool_limits
+
+from groundcode.domain import Model
+
+Matrix = NDArray[np.float64]
+
+ZERO_SHOT_TEMPERATURE = 0.01
+"""Softmax temperature on the cosine scale for zero-shot confidences: 0.01 closer weighs e times more."""
+MIN_UNITS_TO_LEARN = 4
+"""Decided units needed before learning is even tried (cross-validation needs some to hold out)."""
+MIN_CLASSIFIER_EXAMPLES = 3
+"""Positives and negatives a code needs before it gets its own logistic regression."""
+FOLDS = 5
+ONE_BLAS_THREAD = 1
+"""The matrices here are small: BLAS threads cost far more in hand-offs than they save (6x on 2 cores)."""
+PROTOTYPE_PRIOR_WEIGHT = 1.0
+"""How many coded units the definition counts as in a code's prototype."""
+FEATURES = ("prior", "prototype", "knn", "prevalence", "classifier", "has_classifier")
+PRIOR_ONLY: tuple[int, ...] = (0,)
+ALL_FEATURES: tuple[int, ...] = tuple(range(len(FEATURES)))
+
+
+class LabelledUnit(Model):
+    """A unit a researcher decided: its embedding and the codes in force on it (empty: no code applies)."""
+
+    embedding: list[float]
+    code_ids: frozenset[str]
+
+
+class Classifiers:
+    """Per-code linear classifiers of some codes (the others have none)."""
+
+    def __init__(self, codes: list[int], model: Ridge) -> None:
+        self.codes = codes
+        self.model = model
+
+    def decisions(self, units: Matrix, n_codes: int) -> tuple[Matrix, Matrix]:
+        """``(decision values, has-classifier indicator)``, ``(units, codes)`` each."""
+        values = np.zeros((len(units), n_codes))
+        present = np.zeros((len(units), n_codes))
+        values[:, self.codes] = np.asarray(self.model.predict(units)).reshape(len(units), -1)
+        present[:, self.codes] = 1.0
+        return values, present
+
+
+class LearntCoder(Model):
+    """What was learnt from a coder's decisions, ready to score new units."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    code_ids: list[str]
+    units: int = 0
+    learnt: bool = False  # the learnt features are used (cross-validation said they help)
+    features: tuple[int, ...] = PRIOR_ONLY
+    weights: list[float] = Field(default_factory=list)  # combiner coefficients, one per feature
+    intercept: float = 0.0
+    thresholds: list[float] = Field(default_factory=list)  # per code; empty: predict the top code only
+    max_codes: int = 1
+    predicts_none: bool = False
+    cv_mrr_prior: float | None = None
+    cv_mrr_learnt: float | None = None
+    # Training data the learnt features need at scoring time (kept as arrays, never serialised).
+    examples: Matrix | None = None
+    labels: NDArray[np.bool_] | None = None
+    classifiers: Classifiers | None = None
+
+    def probabilities(self, units: Matrix, code_vectors: Matrix) -> Matrix:
+        """P(code applies) for every unit (row) and code (column)."""
+        with threadpool_limits(limits=ONE_BLAS_THREAD):
+            return self._probabilities(units, code_vectors)
+
+    def _probabilities(self, units: Matrix, code_vectors: Matrix) -> Matrix:
+        prior = cosine(units, code_vectors)
+        if not self.weights:
+            return softmax_rows(prior / ZERO_SHOT_TEMPERATURE)
+        evidence = Evidence.build(code_vectors, self.examples, self.labels, self.classifiers)
+        x = evidence.features(units, prior)[..., list(self.features)]
+        logits = x @ np.asarray(self.weights) + self.intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float64)
+
+    def predicted(self, probabilities: Matrix) -> list[list[int]]:
+        """The codes predicted to apply to each unit (column indices, most probable first)."""
+        return [self._predicted_row(row) for row in probabilities]
+
+    def _predicted_row(self, row: NDArray[np.float64]) -> list[int]:
+        order = [int(i) for i in np.argsort(-row, kind="stable")]
+        if not self.thresholds:
+            return order[:1]
+        passing = [i for i in order if row[i] >= self.thresholds[i]][: self.max_codes]
+        if passing or self.predicts_none:
+            return passing
+        return order[:1]
+
+
+class Evidence:
+    """The learnt features of (unit, code) pairs, given the coded examples."""
+
+    def __init__(
+        self,
+        code_vectors: Matrix,
+        examples: Matrix,
+        labels: NDArray[np.bool_],
+        classifiers: Classifiers | None,
+    ) -> None:
+        self.codes = code_vectors
+        self._examples = examples
+        self._labels = labels
+        self._classifiers = classifiers
+
+    @classmethod
+    def build(
+        cls,
+        code_vectors: Matrix,
+        examples: Matrix | None,
+        labels: NDArray[np.bool_] | None,
+        classifiers: Classifiers | None,
+    ) -> Evidence:
+        if examples is None or labels is None:
+            examples = np.zeros((0, code_vectors.shape[1]))
+            labels = np.zeros((0, code_vectors.shape[0]), dtype=bool)
+        return cls(code_vectors, examples, labels, classifiers)
+
+    def features(self, units: Matrix, prior: Matrix, *, themselves: bool = False) -> Matrix:
+        """``(units, codes, features)``. ``themselves``: the units are the examples, and each one's own
+        label must not vouch for it (leave-one-out, while the combiner is trained)."""
+        labels = self._labels.astype(np.float64)
+        own = labels if themselves else np.zeros((len(units), labels.shape[1]))
+        similarity = cosine(units, self._examples)  # (units, examples)
+        if themselves:
+            np.fill_diagonal(similarity, -np.inf)
+        # Prototype: the definition (weighted) plus the code's coded units, without the unit itself.
+        sums = PROTOTYPE_PRIOR_WEIGHT * self.codes + labels.T @ self._examples  # (codes, dim)
+        towards = normalised(units) @ sums.T - own
+        length = (sums * sums).sum(axis=1)[None, :] - 2 * own * (towards + own) + own
+        prototype = towards / np.sqrt(np.maximum(length, 1e-12))
+        # kNN: the closest coded unit carrying the code (none yet: missing, then the unit's lowest).
+        knn = np.full(prior.shape, np.nan)
+        for code in range(labels.shape[1]):
+            carriers = similarity[:, labels[:, code] > 0]
+            if carriers.shape[1]:
+                best = carriers.max(axis=1)
+                knn[:, code] = np.where(np.isfinite(best), best, np.nan)
+        seen = len(self._examples) - (1 if themselves else 0)
+        prevalence = np.log((labels.sum(axis=0)[None, :] - own + 1.0) / (seen + prior.shape[1]))
+        classifier, has_classifier = (
+            self._classifiers.decisions(units, prior.shape[1])
+            if self._classifiers is not None
+            else (np.zeros(prior.shape), np.zeros(prior.shape))
+        )
+        columns = [row_z(prior), row_z(prototype), row_z(knn), prevalence, classifier, has_classifier]
+        return np.stack(columns, axis=2)
+
+
+def fit_coder(code_ids: Sequence[str], code_vectors: Matrix, units: Sequence[LabelledUnit]) -> LearntCoder:
+    """Learn from a coder's decided units; with too few, or when learning does not help on held-out
+    units, the prior's ranking stays (with confidences calibrated on the decisions where there are any)."""
+    with threadpool_limits(limits=ONE_BLAS_THREAD):
+        return _fit_coder(code_ids, code_vectors, units)
+
+
+def _fit_coder(code_ids: Sequence[str], code_vectors: Matrix, units: Sequence[LabelledUnit]) -> LearntCoder:
+    index = {code_id: i for i, code_id in enumerate(code_ids)}
+    usable = [u for u in units if u.code_ids <= index.keys()]
+    if len(usable) < MIN_UNITS_TO_LEARN or not any(u.code_ids for u in usable):
+        return LearntCoder(code_ids=list(code_ids), units=len(usable))
+    x = normalised(np.asarray([u.embedding for u in usable], dtype=np.float64))
+    y = np.zeros((len(usable), len(code_ids)), dtype=bool)
+    for row, unit in enumerate(usable):
+        y[row, [index[c] for c in unit.code_ids]] = True
+    codes = normalised(code_vectors)
+    folds = np.arange(len(usable)) % min(FOLDS, len(usable))
+    held_out: dict[tuple[int, ...], Matrix] = {
+        subset: _held_out_probabilities(codes, x, y, folds, subset) for subset in (PRIOR_ONLY, ALL_FEATURES)
+    }
+    gain = reciprocal_ranks(held_out[ALL_FEATURES], y) - reciprocal_ranks(held_out[PRIOR_ONLY], y)
+    chosen = ALL_FEATURES if clearly_positive(gain) else PRIOR_ONLY
+    mrr = {subset: float(reciprocal_ranks(p, y).mean()) for subset, p in held_out.items()}
+    classifiers = fit_classifiers(x, y)
+    evidence = Evidence(codes, x, y, classifiers)
+    combiner = _fit_combiner(evidence, x, y, chosen)
+    if chosen == PRIOR_ONLY and combiner.coef_[0][0] <= 0:
+        # The decisions contradict the prior's ranking (noise, or too few): keep it, uncalibrated.
+        return LearntCoder(code_ids=list(code_ids), units=len(usable))
+    sizes = y.sum(axis=1)
+    return LearntCoder(
+        code_ids=list(code_ids),
+        units=len(usable),
+        learnt=chosen == ALL_FEATURES,
+        features=chosen,
+        weights=[float(w) for w in combiner.coef_[0]],
+        intercept=float(combiner.intercept_[0]),
+        thresholds=best_thresholds(held_out[chosen], y),
+        max_codes=max(1, int(sizes.max())),
+        predicts_none=bool((sizes == 0).any()),
+        cv_mrr_prior=mrr[PRIOR_ONLY],
+        cv_mrr_learnt=mrr[ALL_FEATURES],
+        examples=x,
+        labels=y,
+        classifiers=classifiers,
+    )
+
+
+def fit_classifiers(x: Matrix, y: NDArray[np.bool_]) -> Classifiers | None:
+    """One-vs-rest linear classifiers (ridge regression on +-1 targets, all codes in one solve) for the
+    codes with enough positives and negatives; None when no code has."""
+    positives = y.sum(axis=0)
+    codes = np.flatnonzero(np.minimum(positives, len(y) - positives) >= MIN_CLASSIFIER_EXAMPLES)
+    if not len(codes):
+        return None
+    model = Ridge(alpha=1.0).fit(x, np.where(y[:, codes], 1.0, -1.0))
+    return Classifiers(codes=[int(c) for c in codes], model=model)
+
+
+def _fit_combiner(
+    evidence: Evidence, x: Matrix, y: NDArray[np.bool_], subset: tuple[int, ...]
+) -> LogisticRegression:
+    """The combiner on (unit, code) pairs, with each unit's own label left out of its features."""
+    features = evidence.features(x, cosine(x, evidence.codes), themselves=True)
+    pairs = features[..., list(subset)].reshape(-1, len(subset))
+    return LogisticRegression(C=1.0, max_iter=500).fit(pairs, y.reshape(-1))
+
+
+def _held_out_probabilities(
+    codes: Matrix, x: Matrix, y: NDArray[np.bool_], folds: NDArray[np.int64], subset: tuple[int, ...]
+) -> Matrix:
+    """Probabilities for every decided unit from a model fitted without its fold (cross-validation)."""
+    found = np.zeros(y.shape)
+    for fold in np.unique(folds):
+        train, test = folds != fold, folds == fold
+        if not y[train].any():
+            found[test] = softmax_rows(cosine(x[test], codes) / ZERO_SHOT_TEMPERATURE)
+            continue
+        classifiers = fit_classifiers(x[train], y[train]) if subset != PRIOR_ONLY else None
+        evidence = Evidence(codes, x[train], y[train], classifiers)
+        combiner = _fit_combiner(evidence, x[train], y[train], subset)
+        features = evidence.features(x[test], cosine(x[test], codes))[..., list(subset)]
+        found[test] = combiner.predict_proba(features.reshape(-1, len(subset)))[:, 1].reshape(-1, y.shape[1])
+    return found
+
+
+def best_thresholds(probabilities: Matrix, y: NDArray[np.bool_]) -> list[float]:
+    """Per code, the probability cut-off that maximises its F1 on the held-out units; codes with fewer
+    than two positives take the cut-off that maximises F1 over all codes together."""
+    shared = _best_cut(probabilities.reshape(-1), y.reshape(-1))
+    return [
+        _best_cut(probabilities[:, code], y[:, code]) if y[:, code].sum() >= 2 else shared
+        for code in range(y.shape[1])
+    ]
+
+
+def _best_cut(scores: NDArray[np.float64], truth: NDArray[np.bool_]) -> float:
+    if not truth.any():
+        return 1.0
+    order = np.argsort(-scores, kind="stable")
+    hits = np.cumsum(truth[order])
+    f1 = 2 * hits / (np.arange(1, len(order) + 1) + truth.sum())
+    best = int(np.argmax(f1))
+    below = scores[order[best + 1]] if best + 1 < len(order) else 0.0
+    return float((scores[order[best]] + below) / 2)
+
+
+def reciprocal_ranks(probabilities: Matrix, y: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Per unit with codes, 1 / the rank of its best-ranked code."""
+    ranks = (-probabilities).argsort(axis=1).argsort(axis=1) + 1
+    best = np.where(y, ranks, np.iinfo(np.int64).max).min(axis=1)
+    return np.asarray(1.0 / best[y.any(axis=1)], dtype=np.float64)
+
+
+def clearly_positive(differences: NDArray[np.float64]) -> bool:
+    """The mean difference is above zero by more than its standard error (a one-sided t of 1): learning
+    must show it helps on held-out units, not merely tie or win by noise."""
+    if len(differences) < 2:
+        return False
+    error = float(differences.std(ddof=1)) / np.sqrt(len(differences))
+    return bool(differences.mean() > max(error, 1e-9))
+
+
+def cosine(a: Matrix, b: Matrix) -> Matrix:
+    return np.asarray(normalised(a) @ normalised(b).T, dtype=np.float64)
+
+
+def normalised(vectors: Matrix) -> Matrix:
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if vectors.size == 0:
+        return vectors
+    return np.asarray(vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12), dtype=np.float64)
+
+
+def row_z(scores: Matrix) -> Matrix:
+    """Each row as z-scores across its columns; a missing value (NaN) counts as the row's mean (z = 0)."""
+    present = np.isfinite(scores)
+    counts = present.sum(axis=1, keepdims=True)
+    means = np.where(present, scores, 0.0).sum(axis=1, keepdims=True) / np.maximum(counts, 1)
+    filled = np.where(present, scores, means)
+    spread = filled.std(axis=1, keepdims=True)
+    return np.asarray((filled - filled.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0))
+
+
+def softmax_rows(logits: Matrix) -> Matrix:
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return np.asarray(weights / weights.sum(axis=1, keepdims=True), dtype=np.float64)
