@@ -132,14 +132,6 @@ def set_label(codes: Codes) -> Label:
     return "; ".join(sorted(codes)) if codes else NO_CODE
 
 
-def set_alpha(reference: Sequence[Codes], other: Sequence[Codes]) -> float:
-    return krippendorff_alpha([[set_label(s) for s in reference], [set_label(s) for s in other]])
-
-
-def set_ac1(reference: Sequence[Codes], other: Sequence[Codes]) -> float:
-    return gwet_ac1([[set_label(s) for s in reference], [set_label(s) for s in other]])
-
-
 # Everything, with bootstrap intervals.
 
 
@@ -185,13 +177,16 @@ def _agreement(
     reference: Sequence[Codes], other: Sequence[Codes], codes: Sequence[Label], *, seed: int, resamples: int
 ) -> dict[str, Estimate | int]:
     first, second = indicator(reference, codes), indicator(other, codes)
+    labels = [set_label(s) for s in reference], [set_label(s) for s in other]
     estimate = partial(bootstrap, units=len(reference), seed=seed, resamples=resamples)
     return {
         "per_code_kappa": estimate(lambda units: per_code_kappa(first[units], second[units])),
         "undefined_codes": undefined_kappas(first, second),
         "macro_f1": estimate(lambda units: macro_f1(first[units], second[units])),
-        "alpha": estimate(lambda units: set_alpha(_pick(reference, units), _pick(other, units))),
-        "ac1": estimate(lambda units: set_ac1(_pick(reference, units), _pick(other, units))),
+        "alpha": estimate(
+            lambda units: krippendorff_alpha([_pick(labels[0], units), _pick(labels[1], units)])
+        ),
+        "ac1": estimate(lambda units: gwet_ac1([_pick(labels[0], units), _pick(labels[1], units)])),
     }
 
 

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from groundcode.app import open_groundcode
 from tests.adjudication.conftest import Team
 from tests.browser import launch_chromium
+from tests.live_server import api_token
 
 PASSWORD = "correct horse battery"
 Json = dict[str, Any]
@@ -58,6 +59,7 @@ def reviewer(page: Page, team: Team) -> Page:
     groundcode = open_groundcode(team.settings)
     groundcode.accounts.set_password("cyrus", PASSWORD)
     groundcode.close()
+    team.coder.headers.update(api_token(team.settings, "cyrus"))  # a new password revoked the old token
     page.goto("/review?project=study")
     expect(page).to_have_url(f"{team.base_url}/login?next=%2Freview%3Fproject%3Dstudy")
     page.get_by_label("User name").fill("cyrus")

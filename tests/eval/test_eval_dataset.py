@@ -5,30 +5,35 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from eval.dataset import DatasetError, answer_of, read_dataset
-from eval.metrics import cohen_kappa, krippendorff_alpha, multilabel_f1
+from eval.dataset import DatasetError, DatasetOptions, answer_of, embed_dataset, read_dataset, run_repeat
+from eval.metrics import cohen_kappa, gwet_ac1, krippendorff_alpha, multilabel_f1
 from eval.scoring import (
     NO_CODE,
     Answer,
     abstained,
+    agreement,
     binary_kappas,
     indicator,
     macro_f1,
     per_code_kappa,
-    set_alpha,
     top1,
     top1_hits,
     top3_recall,
     undefined_kappas,
 )
 from eval.simulation import choose_set
+from groundcode.app import Groundcode, open_groundcode
 from groundcode.cli import app
+from groundcode.domain import DecisionKind
+from groundcode.settings import Settings
+from services.retrieval.embeddings import LocalE5Embedder
 
 runner = CliRunner()
 CODEBOOK = """name: tiny
@@ -99,7 +104,9 @@ def test_alpha_takes_each_units_set_as_one_category() -> None:
     gold = [{"a"}, {"a", "b"}, set(), {"b"}]
     other = [{"a"}, {"b", "a"}, set(), {"a"}]
     labels = [["a", "a; b", NO_CODE, "b"], ["a", "a; b", NO_CODE, "a"]]
-    assert set_alpha(gold, other) == pytest.approx(krippendorff_alpha(labels))
+    scores = agreement(gold, other, ["a", "b"], seed=0, resamples=10)
+    assert scores.alpha.value == pytest.approx(krippendorff_alpha(labels))
+    assert scores.ac1.value == pytest.approx(gwet_ac1(labels))
 
 
 def test_the_researcher_accepts_every_gold_candidate_and_codes_the_rest_by_hand() -> None:
@@ -236,3 +243,31 @@ def test_a_tiny_dataset_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         app, ["eval", "dataset", "units.csv", "--codebook", "codebook.yaml", "--coders", "alice,carol"]
     )
     assert bad.exit_code == 1 and "no column 'carol'" in bad.output
+
+
+def test_each_unit_ends_reviewed_through_the_real_decisions(tmp_path: Path, e5: LocalE5Embedder) -> None:
+    dataset = read_dataset("u.csv", UNITS.encode(), "c.yaml", CODEBOOK, coders=["alice", "bob"])
+    options = DatasetOptions(
+        units_file="u.csv", codebook="c.yaml", coders=["alice", "bob"], steps=2, repeats=1
+    )
+    groundcode = open_groundcode(options.settings(Settings(), tmp_path / "data"))
+    groundcode.embedder = e5
+    try:
+        vectors = embed_dataset(groundcode, dataset)
+        run = run_repeat(groundcode, dataset, vectors, options, 0)
+        kinds = Counter(
+            decision.kind for decision in groundcode.decisions.list(groundcode_project(groundcode))
+        )
+    finally:
+        groundcode.close()
+
+    assert sorted(run.order) == list(range(8)) and [r.step for r in run.reviewed] == [1] * 4 + [2] * 4
+    # The unit coded "no code applies" by alice gets that decision, and nothing else.
+    assert kinds[DecisionKind.NO_CODE] == 1
+    cost = sum(choose_set(r.shown, dataset.units[r.unit].codings["alice"]).decisions for r in run.reviewed)
+    assert sum(kinds.values()) == cost
+    assert [point.reviewed for point in run.curve] == [0.0, 0.5]
+
+
+def groundcode_project(groundcode: Groundcode) -> str:
+    return groundcode.repository.get_project("eval-dataset").id

@@ -131,8 +131,8 @@ def chunking_client(sqlite_url: str, tmp_path: Path) -> Iterator[httpx.Client]:
 
 
 def test_health_keeps_answering_while_a_hostile_upload_is_parsed(chunking_client: httpx.Client) -> None:
-    # Small (well within every archive limit) but slow: python-docx takes seconds over 8000 paragraphs.
-    slow = docx_file(document_xml([f"P{n % 50}: answer {n}" for n in range(8_000)]))
+    # Small (well within every archive limit) but slow: reading 12,000 paragraphs takes seconds.
+    slow = docx_file(document_xml([f"P{n % 50}: answer {n}" for n in range(12_000)]))
     warm_up = chunking_client.post("/projects/study/sources", files=[("files", ("a.txt", b"P1: Hello."))])
     assert warm_up.json()["results"][0]["created"], warm_up.text
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -146,7 +146,7 @@ def test_health_keeps_answering_while_a_hostile_upload_is_parsed(chunking_client
             latencies.append(time.monotonic() - started)
             time.sleep(0.05)
         response = upload.result()
-    assert len(latencies) >= 5 and max(latencies) < 1.0, latencies
+    assert len(latencies) >= 5 and max(latencies) < 2.0, latencies  # on the loop: a 3+ s stall
     (result,) = response.json()["results"]
     assert result["source_id"] is None
     assert result["error"].startswith("slow.docx: reading it took longer than 1.5 s"), result

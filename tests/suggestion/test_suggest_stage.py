@@ -19,6 +19,7 @@ TURNS = [
     ("P1", "Nobody believes the numbers on the portal any more."),
     ("P1", "مردم دیگر به آمارهایی که شهرداری منتشر می‌کند اعتماد ندارند."),
 ]
+CODED_TURNS = sum(speaker != "Interviewer" for speaker, _ in TURNS)  # interviewer questions get none
 CODES = [
     Code(id="budget", name="Budget constraints", definition="Lack of money for digital projects."),
     Code(id="trust", name="Trust", definition="Confidence of citizens in institutions and their data."),
@@ -121,7 +122,7 @@ def test_a_redelivered_item_makes_no_second_llm_call(
     worker.embedder = e5
     worker.handlers()[Stage.SUGGEST](source_id)
 
-    assert calls == len(TURNS)  # one segment per call
+    assert calls == CODED_TURNS  # one segment per call
     assert len(chat_server.received) == calls
     again = worker.suggestions.list_for_source(source_id)
     assert [s.id for s in again] == [s.id for s in first]
@@ -151,6 +152,6 @@ def test_the_llm_timeout_setting_reaches_the_backend(
     groundcode.handlers()[Stage.SUGGEST](source_id)
 
     stored = groundcode.suggestions.list_for_source(source_id)
-    assert len(chat_server.received) == len(TURNS) + 1
+    assert len(chat_server.received) == CODED_TURNS + 1
     assert sorted(s.provenance["http_calls"] for s in stored if s.rank == 1)[-1] == 2
     groundcode.close()
