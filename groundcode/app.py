@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from groundcode.coding_scope import CodingScope
 from groundcode.domain import Stage, WorkItem, WorkStatus
 from groundcode.queue import StageHandler, WorkService
+from groundcode.queue.ports import FollowUps
 from groundcode.settings import Settings
 from groundcode.storage.accounts import AccountStore
 from groundcode.storage.database import create_database_engine, migrate, session_factory
@@ -29,7 +30,7 @@ from services.retrieval.embeddings import Embedder, embedder_from_settings
 from services.retrieval.indexing import index_codebook_handler, index_source_handler
 from services.retrieval.vector_store import VectorStore, vector_store_from_settings
 from services.suggestion.offline import OfflineBackend
-from services.suggestion.stage import LabelVectors, ScopedBackend, suggest_source
+from services.suggestion.stage import LabelVectors, ScopedBackend, rerank_project, suggest_source
 
 if TYPE_CHECKING:  # imported where used: importing litellm takes seconds
     from services.suggestion.llm import LiteLLMBackend
@@ -43,6 +44,7 @@ STAGE_LABELS = {
     Stage.INDEX_CODEBOOK: "Indexing codebook",
     Stage.SUGGEST: "Suggesting codes",
     Stage.LEARN: "Learning from decisions",
+    Stage.RERANK: "Suggesting again after decisions",
 }
 
 
@@ -142,15 +144,9 @@ class Groundcode:
 
     def handlers(self) -> dict[Stage, StageHandler]:
         """The handler of every pipeline stage, bound to this process's adapters."""
-        return {
-            Stage.CHUNK: lambda source_id: chunk_source(self.repository, source_id),
-            Stage.INDEX: lambda source_id: index_source_handler(
-                self.repository, self.embedder, self.vector_store, source_id
-            ),
-            Stage.INDEX_CODEBOOK: lambda codebook_id: index_codebook_handler(
-                self.repository, self.embedder, self.vector_store, codebook_id
-            ),
-            Stage.SUGGEST: lambda source_id: suggest_source(
+
+        def suggest(source_id: str) -> FollowUps:
+            return suggest_source(
                 self.repository,
                 self.suggestions,
                 self.embedder,
@@ -159,10 +155,21 @@ class Groundcode:
                 self.settings,
                 source_id,
                 label_vectors=self.label_vectors,
+            )
+
+        return {
+            Stage.CHUNK: lambda source_id: chunk_source(self.repository, source_id),
+            Stage.INDEX: lambda source_id: index_source_handler(
+                self.repository, self.embedder, self.vector_store, source_id
             ),
+            Stage.INDEX_CODEBOOK: lambda codebook_id: index_codebook_handler(
+                self.repository, self.embedder, self.vector_store, codebook_id
+            ),
+            Stage.SUGGEST: suggest,
             Stage.LEARN: lambda decision_id: learn_handler(
                 self.repository, self.decisions, self.embedder, self.vector_store, decision_id
             ),
+            Stage.RERANK: lambda subject: rerank_project(self.repository, suggest, subject),
         }
 
     def work_service(self, consume: Collection[Stage] | None = None) -> WorkService:

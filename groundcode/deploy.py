@@ -97,7 +97,7 @@ TOPOLOGY = Topology(
     workers=(
         Workers("chunking-worker", (Stage.CHUNK,)),
         Workers("retrieval-worker", (Stage.INDEX, Stage.INDEX_CODEBOOK)),
-        Workers("suggestion-worker", (Stage.SUGGEST,)),
+        Workers("suggestion-worker", (Stage.SUGGEST, Stage.RERANK)),
         Workers("learn-worker", (Stage.LEARN,)),  # decisions -> exemplars
     ),
 )

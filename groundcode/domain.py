@@ -136,6 +136,7 @@ class Stage(StrEnum):
     INDEX_CODEBOOK = "index-codebook"  # subject: a codebook (version) id
     SUGGEST = "suggest"  # subject: a source id (its segments get candidate codes)
     LEARN = "learn"  # subject: a decision id (accepted codings become exemplars)
+    RERANK = "rerank"  # subject: "project:coder:milestone" (a coder's answers grew: suggest again)
 
 
 class WorkStatus(StrEnum):

@@ -3,7 +3,9 @@ force, or "no code applies") is a training unit of the offline backend."""
 
 from __future__ import annotations
 
-from groundcode.domain import DecisionKind
+import math
+
+from groundcode.domain import DecisionKind, Stage
 from groundcode.queue.ports import FollowUps
 from groundcode.storage.decisions import DecisionStore
 from groundcode.storage.repository import Repository
@@ -11,7 +13,7 @@ from services.adjudication import state
 from services.retrieval.embeddings import Embedder
 from services.retrieval.indexing import index_exemplar
 from services.retrieval.vector_store import VectorStore
-from services.suggestion.learner import LabelledUnit
+from services.suggestion.learner import MIN_UNITS_TO_LEARN, LabelledUnit
 
 PROJECT_WIDE = (DecisionKind.MERGE,)
 
@@ -40,7 +42,20 @@ def learn_handler(
     for segment_id, segment in segments.items():
         code_ids = sorted({c.code_id for c in codings if c.segment_id == segment_id})
         index_exemplar(embedder, store, decision.project_id, segment, code_ids)
-    return []
+    answered = state.decided_codes(decisions.list(decision.project_id, coder_ids=[decision.coder_id]))
+    milestone = rerank_milestone(len(answered))
+    if milestone is None:
+        return []
+    return [(Stage.RERANK, f"{decision.project_id}:{decision.coder_id}:{milestone}")]
+
+
+def rerank_milestone(answered: int) -> int | None:
+    """Suggest again each time a coder's answered segments grow by about a fifth (4 per doubling), from the
+    first few on: often while every answer still changes much, rarely once one more changes little. The
+    milestone names the work item, so each is reached (and paid for) once."""
+    if answered < MIN_UNITS_TO_LEARN:
+        return None
+    return math.floor(4 * math.log2(answered))
 
 
 class StoredDecisionHistory:

@@ -271,6 +271,15 @@ def suggest_source(
     return []
 
 
+def rerank_project(repository: Repository, suggest: Callable[[str], FollowUps], subject: str) -> FollowUps:
+    """The rerank stage: a coder's answers reached a milestone (``project:coder:milestone``), so every
+    source of the project is suggested again with what they now teach."""
+    project_id = subject.split(":", 1)[0]
+    for source in repository.list_sources(project_id):
+        suggest(source.id)
+    return []
+
+
 def _retrieve(
     embedder: Embedder,
     vectors: VectorStore,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from services.adjudication.learning import rerank_milestone
 from services.suggestion.learner import LabelledUnit, LearntCoder, cosine, fit_coder
 
 DIMENSION = 32
@@ -90,3 +91,13 @@ def test_several_codes_and_no_code_are_predicted_as_the_coder_answered() -> None
     predicted = coder.predicted(coder.probabilities(np.vstack([new_pair, np.zeros(DIMENSION)]), centres))
     assert sorted(predicted[0]) == [1, 4]
     assert predicted[1] == []
+
+
+def test_suggestions_are_made_again_as_answers_grow_often_at_first_then_rarely() -> None:
+    milestones = [rerank_milestone(answered) for answered in range(1, 201)]
+    new = [m is not None and m not in milestones[:index] for index, m in enumerate(milestones)]
+    reached = [answered for answered, first in zip(range(1, 201), new, strict=True) if first]
+
+    assert milestones[:3] == [None, None, None]
+    assert reached[:5] == [4, 5, 6, 7, 8]
+    assert len(reached) < 25 and reached[-1] > 150  # ~4 per doubling of the answered segments
