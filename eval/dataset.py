@@ -275,7 +275,7 @@ def run_repeat(
     gold = dataset.gold_sets()
     exemplars = groundcode.settings.suggestion_exemplars
     suggestions = suggest_codes(groundcode, setup, exemplars=exemplars)
-    first = current = _answers(groundcode, setup, dataset)
+    first = current = _answers(groundcode, who, setup, dataset)
     nearest = baselines.nearest_code(vectors.units, vectors.codes, dataset.codes, vectors.allowed)
     fixed = list(range(len(gold)))
     if options.order == "random":
@@ -301,7 +301,7 @@ def run_repeat(
         for decision_id in decision_ids:
             handlers[Stage.LEARN](decision_id)
         suggestions += suggest_codes(groundcode, setup, exemplars=exemplars)
-        current = _answers(groundcode, setup, dataset)
+        current = _answers(groundcode, who, setup, dataset)
         curve.append(_point(dataset, vectors, options, done, current, first, nearest))
     return RepeatRun(
         order=done,
@@ -331,12 +331,14 @@ def setup_dataset(groundcode: Groundcode, dataset: CodedDataset) -> Setup:
     return Setup(project=project, codebook=codebook, source_ids=[source_id], segments=segments)
 
 
-def _answers(groundcode: Groundcode, setup: Setup, dataset: CodedDataset) -> list[Answer]:
-    """Every unit's candidates as the review page ranks them (deductive, by confidence), restricted to the
-    unit's allowed codes: read from the suggestion store at once rather than one review page per unit."""
+def _answers(groundcode: Groundcode, who: Access, setup: Setup, dataset: CodedDataset) -> list[Answer]:
+    """Every unit's candidates as the review page ranks them for ``who`` (their scope, deductive, by
+    confidence), restricted to the unit's allowed codes: read from the suggestion store at once rather than
+    one review page per unit."""
     found: dict[str, list[Suggestion]] = {segment.id: [] for segment in setup.segments}
+    scope = groundcode.suggestions.scope_for(who.project.id, who.user.id)
     for source_id in setup.source_ids:
-        for suggestion in groundcode.suggestions.list_for_source(source_id):
+        for suggestion in groundcode.suggestions.list_for_source(source_id, coder_id=scope):
             if suggestion.mode == "deductive" and suggestion.code_id in dataset.keys:
                 found.setdefault(suggestion.segment_id, []).append(suggestion)
     return [

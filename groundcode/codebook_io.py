@@ -91,13 +91,14 @@ def check_codes(filename: str, codes: Sequence[Code], limits: CodebookLimits = D
     """Refuse codes over the limits, with control characters, or that look like another code."""
     if len(codes) > limits.max_codes:
         raise CodebookFormatError(filename, f"{len(codes)} codes, more than the limit of {limits.max_codes}")
-    seen: dict[str, str] = {}
+    seen: dict[tuple[str | None, str], str] = {}
     for code in codes:
         problem = _code_problem(code, limits)
         if problem is not None:
             raise CodebookFormatError(filename, f"code {_shorten(code.name)!r}: {problem}")
-        key = lookalike_key(code.name)
-        if key in seen:
+        # Siblings only, and only names that differ: NVivo repeats a name under different parents.
+        key = (code.parent_id, lookalike_key(code.name))
+        if key in seen and seen[key] != code.name:
             raise CodebookFormatError(
                 filename,
                 f"codes {seen[key]!r} and {code.name!r} look the same (they differ only in invisible or "

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from typing import TypeVarTuple
 
 from pydantic import Field
-from sqlalchemy import ColumnElement, Select, delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundcode.domain import Model, Suggestion
@@ -58,7 +58,10 @@ class SuggestionStore:
             condition.append(SuggestionRow.mode.in_(modes))
         with transaction(self._sessions) as session:
             session.execute(delete(SuggestionRow).where(*condition))
-            session.add_all(SuggestionRow(**suggestion.model_dump()) for suggestion in suggestions)
+            if suggestions:  # one executemany, not an ORM object per row
+                session.execute(
+                    insert(SuggestionRow), [suggestion.model_dump() for suggestion in suggestions]
+                )
 
     def scope_for(self, project_id: str, coder_id: str) -> str | None:
         """The coder's own scope when the project has suggestions learnt from their decisions alone (blind

@@ -8,6 +8,7 @@ answers for a batch of segments at once, each under a short label (``S1``, ``S2`
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -108,7 +109,9 @@ class SuggestionRequest(_Frozen):
         return None
 
 
+@functools.lru_cache(maxsize=65536)
 def _name_key(name: str) -> str:
+    """Cached: every request checks its whole codebook's names, so the same few names come back always."""
     return normalize_for_matching(name).strip()
 
 

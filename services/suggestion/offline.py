@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -33,6 +34,12 @@ OFFLINE_MODEL = "offline-v2"
 """Names the offline method in suggestion ids and provenance; bump it when the scoring changes."""
 SHOWN = 5
 """Codes stored (and shown to the researcher) per segment."""
+
+
+@functools.lru_cache(maxsize=16384)
+def _sentence_spans(text: str, language: str) -> tuple[tuple[int, int], ...]:
+    """Cached: a segment is suggested for again after every step of learning, and its text never changes."""
+    return tuple(split_sentences(text, language))
 
 
 class _Sentences(NamedTuple):
@@ -111,7 +118,7 @@ class OfflineBackend:
 
     def _sentences(self, requests: Sequence[SuggestionRequest]) -> dict[str, _Sentences]:
         """Each segment's sentences, and their vectors (embedded in one batch) when there are several."""
-        spans = {r.segment_id: split_sentences(r.text, r.language or "en") for r in requests}
+        spans = {r.segment_id: list(_sentence_spans(r.text, r.language or "en")) for r in requests}
         several = [r for r in requests if len(spans[r.segment_id]) > 1]
         texts = [r.text[start:end] for r in several for start, end in spans[r.segment_id]]
         vectors = iter(self._embedder.embed_queries(texts) if texts else [])

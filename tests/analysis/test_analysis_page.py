@@ -9,6 +9,7 @@ from groundcode.app import open_groundcode
 from tests.adjudication.test_review_page import PASSWORD, browser, page
 from tests.analysis.conftest import Team
 from tests.analysis.study import SATURATION
+from tests.live_server import api_token
 
 __all__ = ["browser", "page"]
 
@@ -28,6 +29,7 @@ def log_in(page: Page, team: Team, username: str) -> Page:
 
 def test_rename_and_move_then_apply_nests_the_codebook(page: Page, team: Team) -> None:
     analyst = log_in(page, team, "cyrus")
+    team.coder.headers.update(api_token(team.settings, "cyrus"))  # a new password revoked the old token
     plot = analyst.locator("#saturation-plot")
     expect(plot).to_have_js_property("complete", True)
     assert plot.evaluate("image => image.naturalWidth") > 0

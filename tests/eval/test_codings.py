@@ -297,6 +297,9 @@ def test_codings_import_and_eval_project_on_the_command_line(
     assert imported.exit_code == 0, imported.output
     assert "codings: 6 imported" in imported.output and "row 8 not imported" in imported.output
     assert runner.invoke(app, ["codings", "import", str(bob), "-p", "study"]).exit_code == 0
+    with closing(open_groundcode(settings)) as groundcode:  # the imported codings were learnt from
+        project = groundcode.repository.get_project("study")
+        learnt = groundcode.suggestions.matching(project.id, SuggestionFilter())
 
     result = runner.invoke(app, ["eval", "project", "-p", "study", "--resamples", "20"])
 
@@ -327,8 +330,7 @@ def test_codings_import_and_eval_project_on_the_command_line(
     assert [point["reviewed"] for point in review["scores"]["curve"]] == [0, 3]
     assert runner.invoke(app, ["eval", "simulate-review", "--dataset", "nope"]).exit_code == 1
     with closing(open_groundcode(settings)) as groundcode:  # the user's project was only read
-        project = groundcode.repository.get_project("study")
-        assert groundcode.suggestions.matching(project.id, SuggestionFilter()) == []
+        assert groundcode.suggestions.matching(project.id, SuggestionFilter()) == learnt
 
 
 def test_a_refi_qda_project_is_read_and_scored_the_same_way(settings: Settings) -> None:

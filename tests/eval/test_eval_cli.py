@@ -29,7 +29,7 @@ def test_eval_offline_prints_the_scores_and_writes_the_report(tmp_path: Path) ->
 
     assert result.exit_code == 0, result.output
     assert "accuracy" in result.output and "Gwet's AC1" in result.output
-    assert "backend offline, model offline-v1" in result.output
+    assert "backend offline, model offline-v2" in result.output
     folder = tmp_path / "eval-reports" / "concept-component"
     assert {path.name for path in folder.iterdir()} == {
         "report.md",

@@ -58,7 +58,7 @@ def test_axial_assignment_suggests_a_parent_for_every_unit(groundcode: Groundcod
         assert set(prediction.ranked) <= parents and len(prediction.ranked) == len(prediction.confidences)
         assert prediction.confidences == sorted(prediction.confidences, reverse=True)
     assert sum(bool(p.ranked) for p in run.predictions) >= 6
-    assert run.provenance.model_dump() == {"backend": "offline", "model": "offline-v1", "prompt_versions": []}
+    assert run.provenance.model_dump() == {"backend": "offline", "model": "offline-v2", "prompt_versions": []}
     report = axial_report(run, _info(TaskName.CONCEPT_COMPONENT, RunOptions(limit=8, resamples=20)))
     right = sum(bool(p.ranked) and p.ranked[0] in p.gold for p in run.predictions)
     assert report.scores.accuracy.value == pytest.approx(right / 8)
@@ -100,7 +100,7 @@ def test_a_report_folder_has_markdown_json_and_plots(groundcode: Groundcode, tmp
         info["dataset_file"] == "seed002_initial_codes.yaml"
         and info["dataset_version"] == load(info["dataset_file"]).version
     )
-    assert info["provenance"] == {"backend": "offline", "model": "offline-v1", "prompt_versions": []}
+    assert info["provenance"] == {"backend": "offline", "model": "offline-v2", "prompt_versions": []}
     assert info["options"]["seed"] == 3
     markdown = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert "groundcode eval code-image --backend offline --seed 3 --limit 6 --resamples 30" in markdown
@@ -113,7 +113,7 @@ def _info(task: TaskName, options: RunOptions) -> RunInfo:
         description="test",
         dataset_file=PARADIGM_FILE,
         dataset_version=load(PARADIGM_FILE).version,
-        provenance=Provenance(backend="offline", model="offline-v1", prompt_versions=[]),
+        provenance=Provenance(backend="offline", model="offline-v2", prompt_versions=[]),
         options=options,
     )
 

@@ -131,8 +131,8 @@ def chunking_client(sqlite_url: str, tmp_path: Path) -> Iterator[httpx.Client]:
 
 
 def test_health_keeps_answering_while_a_hostile_upload_is_parsed(chunking_client: httpx.Client) -> None:
-    # Small (well within every archive limit) but slow: reading 12,000 paragraphs takes seconds.
-    slow = docx_file(document_xml([f"P{n % 50}: answer {n}" for n in range(12_000)]))
+    # Small (well within every archive limit) but slow: reading 60,000 paragraphs takes seconds.
+    slow = docx_file(document_xml([f"P{n % 50}: answer {n}" for n in range(60_000)]))
     warm_up = chunking_client.post("/projects/study/sources", files=[("files", ("a.txt", b"P1: Hello."))])
     assert warm_up.json()["results"][0]["created"], warm_up.text
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
