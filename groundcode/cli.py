@@ -792,6 +792,11 @@ def status(
                 f"[red]failed[/red] {item.stage.value} {item.subject_id} after {item.attempts} attempts: "
                 f"{item.last_error}  (work item {item.id})"
             )
+        for item in groundcode.work_items.abandoned():
+            errors.print(
+                f"[yellow]abandoned[/yellow] {item.stage.value} {item.subject_id}: its process stopped while "
+                f"running it (lease expired); 'groundcode retry' sends it again  (work item {item.id})"
+            )
 
 
 def _print_throughput(groundcode: Groundcode, minutes: float) -> None:
@@ -812,7 +817,7 @@ def retry(
     stage: Annotated[Stage | None, typer.Option(help="Only this stage's failures.")] = None,
     wait: Annotated[bool, typer.Option(help="Wait until the retried items finish.")] = True,
 ) -> None:
-    """Send failed work items again with a fresh attempt budget."""
+    """Send failed work items, and items a stopped process left running, again with a fresh attempt budget."""
     with _groundcode() as groundcode:
         asyncio.run(_retry(groundcode, stage, wait=wait))
 
@@ -820,7 +825,7 @@ def retry(
 async def _retry(groundcode: Groundcode, stage: Stage | None, *, wait: bool) -> None:
     async with groundcode.work_service() as work:
         items = await work.runner.retry_failed(stage)
-        console.print(f"Retrying {len(items)} failed work items")
+        console.print(f"Retrying {len(items)} failed or abandoned work items")
         if wait and items:
             await _wait_with_progress(groundcode, items, "Retrying")
 

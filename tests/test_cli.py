@@ -105,7 +105,7 @@ def test_failed_work_is_visible_in_status_and_retry_completes_it(env: dict[str, 
         connection.execute(update(SourceRow).values(metadata={"chunking": {"unit": "turn"}}))
     groundcode.close()
     code, output = run("retry")
-    assert code == 0 and "Retrying 1 failed work items" in output
+    assert code == 0 and "Retrying 1 failed or abandoned work items" in output
     code, output = run("status")
     assert "failed chunk" not in output  # no failure listed any more
     code, output = run("segments", "broken.txt")

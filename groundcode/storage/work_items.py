@@ -122,8 +122,11 @@ class WorkItemStore:
     def retry_failed(
         self, stage: Stage | None = None, item_ids: Collection[str] | None = None
     ) -> list[WorkItem]:
-        """Make failed items pending again with a fresh attempt budget; returns them."""
-        conditions: list[ColumnElement[bool]] = [WorkItemRow.status == WorkStatus.FAILED.value]
+        """Make failed items, and running items whose lease expired (their process was killed), pending again
+        with a fresh attempt budget; returns them."""
+        conditions: list[ColumnElement[bool]] = [
+            or_(WorkItemRow.status == WorkStatus.FAILED.value, _lease_expired(utcnow()))
+        ]
         if stage is not None:
             conditions.append(WorkItemRow.stage == stage.value)
         if item_ids is not None:
@@ -164,6 +167,12 @@ class WorkItemStore:
         )
         with self._sessions() as session:
             return {(stage, status): count for stage, status, count in session.execute(query)}
+
+    def abandoned(self) -> list[WorkItem]:
+        """Running items whose lease expired: the process working on them stopped (killed, or closed)."""
+        query = select(WorkItemRow).where(_lease_expired(utcnow())).order_by(WorkItemRow.updated_at)
+        with self._sessions() as session:
+            return [_to_domain(row) for row in session.scalars(query)]
 
     def failures(self) -> list[WorkItem]:
         """All failed items, oldest failure first."""

@@ -51,3 +51,21 @@ def test_reset_makes_finished_items_pending_and_leaves_running_ones(engine: Engi
     assert reset["source-2"].status is WorkStatus.RUNNING
     assert reset["new"].status is WorkStatus.PENDING
     assert store.find(Stage.CHUNK, ["source-1"]) == []
+
+
+def test_retry_sends_again_what_a_killed_process_left_running(engine: Engine) -> None:
+    """A CLI import killed mid-item leaves it running; once its lease expired, status names it and retry
+    takes it (no need to wait for a sweeper), while a live worker's item is left alone."""
+    store = WorkItemStore(session_factory(engine))
+    abandoned = store.ensure(Stage.CHUNK, "killed")
+    alive = store.ensure(Stage.CHUNK, "working")
+    assert store.claim(abandoned.id, lease_seconds=0.05) is not None
+    assert store.claim(alive.id, lease_seconds=60) is not None
+    time.sleep(0.1)
+
+    assert [item.id for item in store.abandoned()] == [abandoned.id]
+    retried = store.retry_failed()
+
+    assert [item.id for item in retried] == [abandoned.id]
+    assert retried[0].status is WorkStatus.PENDING and retried[0].attempts == 0
+    assert store.get(alive.id).status is WorkStatus.RUNNING  # type: ignore[union-attr]
