@@ -56,6 +56,13 @@ ApiBaseOption = Annotated[str | None, typer.Option(help="Base URL of an OpenAI-c
 OutOption = Annotated[Path | None, typer.Option(help="Report folder (default: eval-reports/NAME).")]
 SeedOption = Annotated[int, typer.Option(help="Seeds the unit order, --limit's sample and the bootstrap.")]
 ResamplesOption = Annotated[int, typer.Option(help="Bootstrap resamples for the 95% intervals.")]
+ReferenceOption = Annotated[
+    str | None,
+    typer.Option(
+        help="A researcher (username) whose answers are the reference: every other coder and the model are "
+        "scored against them (default: every pair of researchers, and the model against each)."
+    ),
+]
 ProjectOption = Annotated[
     str, typer.Option("--project", "-p", envvar="GROUNDCODE_PROJECT", help="Project (study) name.")
 ]
@@ -138,17 +145,24 @@ def simulate_review(
         int | None, typer.Option(help="Review at most this many units (seed tasks: a seeded sample).")
     ] = None,
     resamples: ResamplesOption = 1000,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            help="A project's researcher whose answers are gold (default: the codes any researcher gave)."
+        ),
+    ] = None,
 ) -> None:
-    """Replay a dataset through the adjudication service with a simulated researcher (accept the first
-    correct candidate, reject those above it, else code by hand), learning from its decisions after each
-    step: accept rate, decisions per unit, rank of the correct candidate and the learning curve. Runs in a
-    temporary database; a user project is only read."""
+    """Replay a dataset through the adjudication service with a simulated researcher (accept every correct
+    candidate, reject the others above the last correct one, code missing codes by hand, or decide "no code
+    applies"), learning from its decisions after each step: accept rate, decisions per unit, rank of the
+    correct candidates and the learning curve. Runs in a temporary database; a user project is only read."""
     from eval.runs import simulate
     from eval.simulation import SimulationOptions, headline
 
     options = SimulationOptions(
         **_backend(backend, model, api_base, seed),
         dataset=dataset,
+        reference=reference,
         steps=steps,
         limit=limit,
         resamples=resamples,
@@ -241,38 +255,47 @@ def project_command(
         typer.Option(
             min=0.0,
             max=1.0,
-            help="The model's codes for F1 and span IoU: every suggestion at or above this confidence "
-            "(default: its top suggestion only).",
+            help="The model's set of codes: every suggestion at or above this confidence (default: the "
+            "suggestions flagged as applying).",
         ),
     ] = None,
+    reference: ReferenceOption = None,
     out: OutOption = None,
     seed: SeedOption = 0,
     resamples: ResamplesOption = 1000,
 ) -> None:
     """Score a project's human codings (imported with 'groundcode codings import' or 'groundcode project
-    import', or made on the review page): each researcher against the suggestion model and against each
-    other, and Krippendorff's alpha over all. The suggestions are made in a temporary copy of the project;
-    its texts go to a remote model only if GROUNDCODE_LLM_ALLOW_REMOTE allows it."""
+    import', or made on the review page, "no code applies" included) as 'groundcode eval dataset' scores
+    them: per-code kappa, macro F1, alpha and AC1 on each unit's set of codes, and the model's top-1, top-3
+    recall and abstentions, each researcher and the model against the reference (or every pair). The
+    suggestions are made in a temporary copy of the project; its texts go to a remote model only if
+    GROUNDCODE_LLM_ALLOW_REMOTE allows it."""
     from eval.projects import AGREEMENT_COLUMNS, ProjectOptions, agreement_rows
     from eval.report import estimate_cells
     from eval.runs import evaluate_project
 
     options = ProjectOptions(
-        **_backend(backend, model, api_base, seed), project=project, threshold=threshold, resamples=resamples
+        **_backend(backend, model, api_base, seed),
+        project=project,
+        reference=reference,
+        threshold=threshold,
+        resamples=resamples,
     )
     folder = out or Path("eval-reports") / "project" / project
     report, written = _in_temporary_store(
         lambda data_dir: evaluate_project(options, Settings(), data_dir, folder)
     )
     scores = report.scores
+    columns = ("reference", "coder", "units", "per-code kappa", "alpha", "top-1", "abstained")
+    picked = [AGREEMENT_COLUMNS.index(column) for column in columns]
     _print_table(
-        f"project {project}: {scores.units} coded segments",
-        AGREEMENT_COLUMNS,
-        agreement_rows(scores, intervals=False),
+        f"project {project}: {scores.units} answered segments",
+        columns,
+        [tuple(row[i] for i in picked) for row in agreement_rows(scores, intervals=False)],
     )
     alpha, interval = estimate_cells(scores.alpha_all)
     console.print(f"Krippendorff's alpha, researchers and the model: {alpha} (95% interval {interval}).")
-    console.print("The 95% intervals of every value are in report.md.")
+    console.print("Macro F1, AC1, top-3 recall, span IoU and the 95% intervals are in report.md.")
     _print_provenance(report.info.provenance)
     console.print(f"Report: {written[0].parent}")
 

@@ -144,8 +144,8 @@ def read_dataset(
     codebook = parse_codebook(codebook_file, codebook_text, namespace=NAMESPACE)
     keys = {code.id: code.name for code in codebook}  # names are unique in a codebook
     groups = {code.name: code.id for code in codebook if any(c.parent_id == code.id for c in codebook)}
-    group_ids = set(groups.values()) if group_column else set()
-    codes = [keys[code.id] for code in codebook if code.id not in group_ids]
+    # Codes with sub-codes are categories: segments take the codes under them (as the suggest stage offers).
+    codes = [keys[code.id] for code in codebook if code.id not in set(groups.values())]
     try:
         rows = list(csv.DictReader(io.StringIO(units_data.decode("utf-8-sig"))))
         header = list(rows[0]) if rows else []

@@ -24,6 +24,7 @@ from eval.projects import (
     model_answers,
     project_report,
     read_project,
+    shown_suggestions,
     write_project_report,
 )
 from eval.report import Report, RunInfo, axial_report, open_coding_report, write_report
@@ -97,6 +98,8 @@ def simulate(
     """Simulate reviewing a seed task's units, or a user project's coded segments (read with ``base``), in an
     embedded store in ``data_dir``, and write the report to ``out``."""
     seed_task = next((task for task in AXIAL_TASKS if task.value == options.dataset), None)
+    if seed_task and options.reference:
+        raise ValueError("--reference names a coder of a project; a seed task has one gold coding")
     project = None if seed_task else read_user_project(base, options.dataset)
     # A user project's texts go to a remote model only with the user's consent (their settings say).
     allow_remote = project is None or base.llm_allow_remote
@@ -131,16 +134,22 @@ def _simulate_seed_task(groundcode: Groundcode, task: TaskName, options: Simulat
 
 
 def _simulate_project(groundcode: Groundcode, data: ProjectData, options: SimulationOptions) -> SimulationRun:
-    """The coded segments in source order; gold: the codes any researcher gave that the codebook has."""
-    units = [unit for unit in data.units if gold_codes(unit, data.codebook)][: options.limit]
-    setup = copy_project(groundcode, data, units)
+    """The answered segments in source order; gold: the reference coder's answer (the segments they
+    answered), else the codes any researcher gave; "no code applies" where that is the answer."""
+    reference = options.reference
+    if reference is not None and not any(reference in unit.coders for unit in data.units):
+        raise ValueError(f"reference coder {reference!r} answered no unit of project {data.project.name!r}")
+    answered = [(unit, gold_codes(unit, data.codebook, reference)) for unit in data.units]
+    kept = [(unit, gold) for unit, gold in answered if gold is not None][: options.limit]
+    setup = copy_project(groundcode, data, [unit for unit, _ in kept])
+    said = f"{reference}'s answers" if reference else "the codes researchers gave"
     return run_simulation(
         groundcode,
         setup,
-        [gold_codes(unit, data.codebook) for unit in units],
+        [gold for _, gold in kept],
         steps=options.steps,
         dataset=options.dataset,
-        description=f"project {data.project.name!r}: its coded segments, gold: the codes researchers gave",
+        description=f"project {data.project.name!r}: its answered segments, gold: {said}",
     )
 
 
@@ -154,7 +163,8 @@ def evaluate_project(
     try:
         setup = copy_project(groundcode, data, data.units)
         suggestions = suggest_codes(groundcode, setup)
-        answers = model_answers(setup.segments, suggestions, setup.codebook)
+        # Nobody decided in the copy: the suggestions every coder sees.
+        answers = model_answers(setup.segments, shown_suggestions(groundcode, setup), setup.codebook)
         info = ProjectInfo(provenance=provenance(groundcode, suggestions), options=options)
     finally:
         groundcode.close()

@@ -1,23 +1,26 @@
 """Simulated adjudication: a dataset replayed through the real adjudication service by a simulated researcher,
 with its decisions fed back the way a researcher's are, to measure whether review gets faster.
 
-The researcher reviews the units in order. On each it reads the ranked candidates (``segment_view``), accepts
-the first whose code is gold, after rejecting (``wrong_code``) the wrong ones above it; when no candidate is
-gold it rejects them all and codes the first gold code by hand (``CodeRequest``, the whole segment). One
-coding per unit. After each step (the first 10 %, 20 %, ... of the units) the learn stage runs for the step's
-decisions (accepted and hand-made codings become exemplars; decisions on suggestions train the offline
-backend) and the suggest stage runs again, before the next step is reviewed.
+The researcher reviews the units in order. On each it reads the ranked candidates (``segment_view``, as the
+review page shows them to it), accepts every candidate whose code is gold, rejects (``wrong_code``) the
+others above the last gold one (all of them when none is gold), and codes the gold codes no candidate showed
+by hand (``CodeRequest``, the whole segment); a unit whose gold is empty gets one "no code applies"
+decision (``NoCodeRequest``): ``choose_set``, as in ``groundcode eval dataset``. After each step (the
+first 10 %, 20 %, ... of the units) the learn stage runs for the step's decisions (accepted and hand-made
+codings become exemplars; decisions on suggestions train the offline backend) and the suggest stage runs
+again, before the next step is reviewed.
 
-The learning curve is the accuracy of the top suggestion on the units not reviewed yet, after each step,
-next to the accuracy the *first* suggestions had on those same units: the difference is what was learnt,
-not which units happen to remain.
+The learning curve is the top-1 accuracy and per-code kappa (``eval.scoring``: a unit's answer is its
+candidates ranked, its set the candidates flagged as applying) on the units not reviewed yet, after each
+step, next to what the *first* suggestions had on those same units: the difference is what was learnt, not
+which units happen to remain.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +38,7 @@ from services.adjudication.models import (
     CandidateView,
     CodeRequest,
     DecideRequest,
+    NoCodeRequest,
     RejectRequest,
     ReviewFilter,
 )
@@ -51,6 +55,7 @@ class SimulationOptions(BackendOptions):
     """How a simulated review is run, as given on the command line."""
 
     dataset: str  # a seed task or a user project
+    reference: str | None = None  # a user project's coder whose answers are gold (None: any researcher's)
     steps: int = Field(default=10, ge=1)
     limit: int | None = Field(default=None, ge=1)
     resamples: int = Field(default=1000, ge=1)
@@ -115,11 +120,14 @@ class Reviewed(_Model):
 
     segment_id: str
     text: str
-    gold: list[str]
+    gold: list[str]  # empty: "no code applies"
     step: int  # 1-based
     shown: list[str]  # the candidates' codes, in the order shown at review
     initially_shown: list[str]  # what the first suggestions (before any review) showed
-    accepted_rank: int | None  # 1-based; None: coded by hand
+    accepted_rank: int | None  # the best accepted candidate's, 1-based; None: none accepted
+    # The candidates flagged as applying, at review and in the first suggestions (the predicted sets).
+    predicted: list[str] = []
+    initially_predicted: list[str] = []
 
 
 class CurvePoint(_Model):
@@ -158,8 +166,8 @@ def run_simulation(
     dataset_file: str | None = None,
     dataset_version: str | None = None,
 ) -> SimulationRun:
-    """Review ``setup``'s segments (unit ``i`` has gold codes ``gold[i]``) in ``steps`` steps, learning and
-    suggesting again between steps through the stage handlers."""
+    """Review ``setup``'s segments (unit ``i`` has gold codes ``gold[i]``, none: "no code applies") in
+    ``steps`` steps, learning and suggesting again between steps through the stage handlers."""
     if len(gold) != len(setup.segments):
         raise ValueError("every segment needs its gold codes")
     user = groundcode.accounts.add_user(RESEARCHER)
@@ -168,7 +176,7 @@ def run_simulation(
     code_ids = {code.name: code.id for code in setup.codebook.codes}
     exemplars = groundcode.settings.suggestion_exemplars
     suggestions = suggest_codes(groundcode, setup, exemplars=exemplars)
-    initial = [_shown(groundcode, who, segment.id) for segment in setup.segments]
+    initial = [_answer(_candidates(groundcode, who, segment.id)) for segment in setup.segments]
     curve = [_point(0, 0, gold, initial, initial, list(code_ids))]
     reviewed: list[Reviewed] = []
     begin = 0
@@ -177,17 +185,21 @@ def run_simulation(
         for index in range(begin, end):
             segment, codes = setup.segments[index], gold[index]
             shown = _candidates(groundcode, who, segment.id)
-            choice = choose([c.code_name for c in shown], codes)
-            decision_ids += _review(groundcode, who, segment, shown, choice, code_ids[codes[0]])
+            now = _answer(shown)
+            choice = choose_set(now.ranked, codes)
+            requests = review_requests(segment, [c.suggestion_id for c in shown], choice, code_ids)
+            decision_ids += decide_all(groundcode, who, requests)
             reviewed.append(
                 Reviewed(
                     segment_id=segment.id,
                     text=segment.text,
                     gold=list(codes),
                     step=step,
-                    shown=[c.code_name for c in shown],
-                    initially_shown=initial[index],
-                    accepted_rank=None if choice.accepted is None else choice.accepted + 1,
+                    shown=now.ranked,
+                    initially_shown=initial[index].ranked,
+                    accepted_rank=choice.accepted[0] + 1 if choice.accepted else None,
+                    predicted=now.predicted,
+                    initially_predicted=initial[index].predicted,
                 )
             )
         begin = end
@@ -197,8 +209,8 @@ def run_simulation(
         for decision_id in decision_ids:
             handlers[Stage.LEARN](decision_id)
         suggestions += suggest_codes(groundcode, setup, exemplars=exemplars)
-        now = [_shown(groundcode, who, segment.id) for segment in setup.segments[end:]]
-        curve.append(_point(step, end, gold, now, initial, list(code_ids)))
+        rest = [_answer(_candidates(groundcode, who, segment.id)) for segment in setup.segments[end:]]
+        curve.append(_point(step, end, gold, rest, initial, list(code_ids)))
     return SimulationRun(
         dataset=dataset,
         description=description,
@@ -218,33 +230,32 @@ def _candidates(groundcode: Groundcode, who: Access, segment_id: str) -> list[Ca
     return [c for c in view.candidates if c.mode == "deductive" and c.code_id is not None]
 
 
-def _shown(groundcode: Groundcode, who: Access, segment_id: str) -> list[str]:
-    return [candidate.code_name for candidate in _candidates(groundcode, who, segment_id)]
+def _answer(shown: Sequence[CandidateView]) -> Answer:
+    """The candidates as an answer: ranked as shown, the predicted set those flagged as applying."""
+    return Answer(
+        ranked=[c.code_name for c in shown],
+        predicted=[c.code_name for c in shown if c.applies],
+        confidences=[c.confidence for c in shown],
+    )
 
 
-def _review(
-    groundcode: Groundcode,
-    who: Access,
-    segment: Segment,
-    shown: Sequence[CandidateView],
-    choice: Choice,
-    hand_code_id: str,
-) -> list[str]:
-    """Make the choice's decisions on the segment, one after the other as on the review page; returns their
-    ids."""
-    requests: list[DecideRequest] = [
-        RejectRequest(suggestion_id=shown[index].suggestion_id, reason="wrong_code", version=0)
-        for index in choice.rejected
+def review_requests(
+    segment: Segment, suggestion_ids: Sequence[str], choice: SetChoice, code_ids: Mapping[str, str]
+) -> list[DecideRequest]:
+    """The requests that make a choice on the segment (``suggestion_ids``: the shown candidates'; code name
+    -> id for the codes made by hand): rejections, one accept of every gold candidate, hand-made codings of
+    the whole segment, or "no code applies"."""
+    whole = {"segment_id": segment.id, "start": segment.start, "end": segment.end, "version": 0}
+    accepted = [suggestion_ids[index] for index in choice.accepted]
+    return [
+        *(
+            RejectRequest(suggestion_id=suggestion_ids[i], reason="wrong_code", version=0)
+            for i in choice.rejected
+        ),
+        *([AcceptRequest(suggestion_ids=accepted, version=0)] if accepted else []),
+        *(CodeRequest(code_id=code_ids[name], **whole) for name in choice.coded),
+        *([NoCodeRequest(segment_id=segment.id, version=0)] if choice.no_code else []),
     ]
-    if choice.accepted is not None:
-        requests.append(AcceptRequest(suggestion_ids=[shown[choice.accepted].suggestion_id], version=0))
-    else:
-        requests.append(
-            CodeRequest(
-                segment_id=segment.id, code_id=hand_code_id, start=segment.start, end=segment.end, version=0
-            )
-        )
-    return decide_all(groundcode, who, requests)
 
 
 def decide_all(groundcode: Groundcode, who: Access, requests: Sequence[DecideRequest]) -> list[str]:
@@ -263,14 +274,14 @@ def _point(
     step: int,
     reviewed: int,
     gold: Sequence[Sequence[str]],
-    shown: Sequence[Sequence[str]],
-    initial: Sequence[Sequence[str]],
+    shown: Sequence[Answer],
+    initial: Sequence[Answer],
     codes: Sequence[str],
 ) -> CurvePoint:
-    """The curve after ``step``: ``shown`` are the candidates of the units from ``reviewed`` on."""
+    """The curve after ``step``: ``shown`` are the answers on the units from ``reviewed`` on."""
     remaining = gold[reviewed:]
-    top, kappa = rest_scores(remaining, _answers(shown), codes)
-    initial_top, initial_kappa = rest_scores(remaining, _answers(initial[reviewed:]), codes)
+    top, kappa = rest_scores(remaining, shown, codes)
+    initial_top, initial_kappa = rest_scores(remaining, initial[reviewed:], codes)
     return CurvePoint(
         step=step,
         reviewed=reviewed,
@@ -282,40 +293,44 @@ def _point(
     )
 
 
-def _answers(shown: Sequence[Sequence[str]]) -> list[Answer]:
-    """The shown candidates as answers: the top one is the predicted set (none shown: an abstention)."""
-    return [Answer(ranked=list(names), predicted=list(names[:1])) for names in shown]
+def _first_answers(reviewed: Sequence[Reviewed]) -> list[Answer]:
+    """What the first suggestions answered on the reviewed units."""
+    return [Answer(ranked=item.initially_shown, predicted=item.initially_predicted) for item in reviewed]
 
 
 # Scores
 
 
 class ReviewCost(_Model):
-    """What reviewing some units took: every unit ends with one coding, accepted or made by hand."""
+    """What reviewing some units took: every gold code ends as a coding, accepted or made by hand, and a unit
+    without gold codes as one "no code applies" decision."""
 
     units: int
     decisions: int
-    accepted: int
+    accepted: int  # candidates accepted
     rejected: int
-    coded_by_hand: int
-    accept_rate: Number  # units where a shown candidate was accepted
+    coded_by_hand: int  # codings made by hand
+    no_code: int = 0  # units decided "no code applies"
+    accept_rate: Number  # of the units with gold codes, those where a shown candidate was accepted
     decisions_per_unit: Number
-    mean_accepted_rank: Number
-    accepted_ranks: dict[int, int]  # rank of the accepted candidate -> units
+    mean_accepted_rank: Number  # over the accepted candidates
+    accepted_ranks: dict[int, int]  # rank of an accepted candidate -> candidates
 
 
-def review_cost(choices: Sequence[Choice]) -> ReviewCost:
+def review_cost(choices: Sequence[SetChoice]) -> ReviewCost:
     """The cost of the researcher's choices on some units. Pure."""
-    ranks = [choice.accepted + 1 for choice in choices if choice.accepted is not None]
+    ranks = [index + 1 for choice in choices for index in choice.accepted]
+    coded = [choice for choice in choices if not choice.no_code]
     decisions = sum(choice.decisions for choice in choices)
     units = len(choices)
     return ReviewCost(
         units=units,
         decisions=decisions,
         accepted=len(ranks),
-        rejected=decisions - units,
-        coded_by_hand=units - len(ranks),
-        accept_rate=len(ranks) / units if units else math.nan,
+        rejected=sum(len(choice.rejected) for choice in choices),
+        coded_by_hand=sum(len(choice.coded) for choice in choices),
+        no_code=units - len(coded),
+        accept_rate=sum(bool(c.accepted) for c in coded) / len(coded) if coded else math.nan,
         decisions_per_unit=decisions / units if units else math.nan,
         mean_accepted_rank=sum(ranks) / len(ranks) if ranks else math.nan,
         accepted_ranks=dict(sorted(Counter(ranks).items())),
@@ -348,11 +363,9 @@ class SimulationScores(Costs):
 def simulation_scores(run: SimulationRun, *, seed: int, resamples: int) -> SimulationScores:
     """Review costs overall and per step, what learning changed, and the learning curve. Pure."""
     reviewed = run.reviewed
-    learning = [choose(item.shown, item.gold) for item in reviewed]
-    first = [choose(item.initially_shown, item.gold) for item in reviewed]
-    accepted = [
-        (a.accepted is not None) - (b.accepted is not None) for a, b in zip(learning, first, strict=True)
-    ]
+    learning = [choose_set(item.shown, item.gold) for item in reviewed]
+    first = [choose_set(item.initially_shown, item.gold) for item in reviewed]
+    accepted = [bool(a.accepted) - bool(b.accepted) for a, b in zip(learning, first, strict=True)]
     saved = [b.decisions - a.decisions for a, b in zip(learning, first, strict=True)]
 
     def mean_of(values: Sequence[int]) -> Estimate:
@@ -374,7 +387,7 @@ def simulation_scores(run: SimulationRun, *, seed: int, resamples: int) -> Simul
         curve=run.curve,
         first_suggestions=answer_scores(
             [item.gold for item in reviewed],
-            _answers([item.initially_shown for item in reviewed]),
+            _first_answers(reviewed),
             run.codes,
             seed=seed,
             resamples=resamples,
@@ -384,8 +397,8 @@ def simulation_scores(run: SimulationRun, *, seed: int, resamples: int) -> Simul
 
 def _costs(reviewed: Sequence[Reviewed]) -> dict[str, ReviewCost]:
     return {
-        "learning": review_cost([choose(item.shown, item.gold) for item in reviewed]),
-        "first": review_cost([choose(item.initially_shown, item.gold) for item in reviewed]),
+        "learning": review_cost([choose_set(item.shown, item.gold) for item in reviewed]),
+        "first": review_cost([choose_set(item.initially_shown, item.gold) for item in reviewed]),
     }
 
 
@@ -442,6 +455,7 @@ def headline(report: SimulationReport) -> list[tuple[str, str, str]]:
                 ("accepted", "accepted"),
                 ("rejected", "rejected"),
                 ("coded by hand", "coded_by_hand"),
+                ('"no code applies"', "no_code"),
             )
         ),
         (
@@ -451,11 +465,11 @@ def headline(report: SimulationReport) -> list[tuple[str, str, str]]:
         ),
         ("accepted candidates by rank", ranks(learning), ranks(first)),
         (
-            f"top-suggestion accuracy on the last {last.remaining} units",
+            f"top-1 on the last {last.remaining} units",
             number(last.top_accuracy),
             number(last.initial_top_accuracy),
         ),
-        (f"top-suggestion accuracy on all {before.remaining} units", "", number(before.top_accuracy)),
+        (f"top-1 on all {before.remaining} units", "", number(before.top_accuracy)),
         (
             f"per-code kappa on the last {last.remaining} units",
             number(last.per_code_kappa),
@@ -489,10 +503,12 @@ def to_markdown(report: SimulationReport) -> str:
         f"| command | `{info.options.command_line('simulate-review')}` |",
         f"| created | {info.created_at:%Y-%m-%d %H:%M} UTC |",
         "",
-        "A simulated researcher reviews the units in order, accepting the first gold candidate after",
-        "rejecting those above it, or coding the gold code by hand when no candidate is gold; between steps",
-        "its decisions go through the learn stage and the suggest stage runs again. *First suggestions",
-        "only*: what the same review would have cost with the suggestions made before any decision.",
+        "A simulated researcher reviews the units in order, accepting every gold candidate, rejecting the",
+        'others above the last gold one, coding gold codes not shown by hand, and deciding "no code',
+        'applies" where gold is empty; between steps its decisions go through the learn stage and the',
+        "suggest stage runs again. *First suggestions only*: what the same review would have cost with the",
+        "suggestions made before any decision. Top-1 and per-code kappa as `groundcode eval dataset`",
+        "scores them (the predicted set: the candidates flagged as applying; none is an abstention, a miss).",
         "",
         "| metric | with learning | first suggestions only, or note |",
         "|---|---|---|",
@@ -509,7 +525,7 @@ def to_markdown(report: SimulationReport) -> str:
             for item in scores.per_step
         ),
         "",
-        "## Learning curve: the top suggestion on the units not reviewed yet",
+        "## Learning curve: the suggestions on the units not reviewed yet",
         "",
         "| after step | reviewed | remaining | accuracy | accuracy of the first suggestions | per-code kappa "
         "| per-code kappa of the first suggestions |",

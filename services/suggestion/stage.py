@@ -85,10 +85,16 @@ def build_requests(
     """One request per segment and mode, with the neighbouring segments as context. Pure.
 
     ``candidates[i]``/``exemplars[i]`` are segment ``i``'s retrieval hits (may be empty); a segment
-    without any candidate of the codebook gets no deductive request. Suggestions are shared by every
-    coder, so a blind coder's new code is offered only once an owner approved it (or revealed).
+    without any candidate of the codebook gets no deductive request. Codes with sub-codes are categories
+    (axial coding's), not applied to segments: only the codes under them are offered. A blind coder's new
+    code is offered only once an owner approved it (or revealed).
     """
-    codes = {code.id: code for code in codebook.codes if code.approved} if codebook else {}
+    categories = {code.parent_id for code in codebook.codes} if codebook else set()
+    codes = (
+        {code.id: code for code in codebook.codes if code.approved and code.id not in categories}
+        if codebook
+        else {}
+    )
     whole = [_candidate(code, None) for code in codes.values()]
     requests = []
     for index, segment in enumerate(segments):

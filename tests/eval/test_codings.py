@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from eval.codings import CodingsFileError, import_codings, parse_codings
-from eval.metrics import cohen_kappa, gwet_ac1, krippendorff_alpha, multilabel_f1
+from eval.metrics import krippendorff_alpha
 from eval.projects import (
     MODEL,
     ModelSuggestion,
@@ -23,16 +23,19 @@ from eval.projects import (
     ProjectOptions,
     copy_project,
     human_ratings,
+    model_answer,
     model_answers,
     project_report,
     read_project,
     score_project,
+    shown_suggestions,
 )
+from eval.scoring import AnswerScores, answer_scores, indicator, macro_f1, per_code_kappa, set_label, top1
 from eval.tasks import RunOptions, provenance, suggest_codes
 from groundcode.app import Groundcode, open_groundcode
 from groundcode.cli import app
 from groundcode.codebook_io import parse_codebook
-from groundcode.domain import DecisionKind, Project, Role, SegmentUnit, Stage
+from groundcode.domain import Decision, DecisionKind, Project, Role, SegmentUnit, Stage
 from groundcode.interchange.projects import import_project
 from groundcode.interchange.refiqda import read_project as read_qda
 from groundcode.interchange.refiqda import write_project
@@ -212,18 +215,37 @@ def code_both(groundcode: Groundcode, project: Project) -> None:
         assert not import_codings(groundcode, project, data, where=f"{coder}.csv").unlocated
 
 
-def test_two_researchers_and_the_model_scored_with_the_metrics_on_the_same_labels(
+def mark_no_code(groundcode: Groundcode, project: Project, coder: str, text: str) -> None:
+    """``coder`` answers "no code applies" on the segment holding ``text``."""
+    segment = next(
+        segment
+        for source in groundcode.repository.list_sources(project.id)
+        for segment in groundcode.repository.list_segments(source.id)
+        if text in segment.text
+    )
+    user, where = (
+        groundcode.accounts.get_user(coder),
+        {"segment_id": segment.id, "source_id": segment.source_id},
+    )
+    mark = Decision(project_id=project.id, coder_id=user.id, kind=DecisionKind.NO_CODE, **where)
+    groundcode.decisions.append([mark])
+
+
+def test_two_researchers_and_the_model_scored_as_sets_with_the_dataset_scores(
     study: tuple[Groundcode, Project], tmp_path: Path, e5: LocalE5Embedder
 ) -> None:
+    """Each unit's answer is a set (the funding turn carries two codes for alice, "no code applies" for bob),
+    scored with ``eval.scoring`` as ``groundcode eval dataset`` does; the model's abstentions are misses."""
     groundcode, project = study
     code_both(groundcode, project)
+    mark_no_code(groundcode, project, "bob", FUNDING)
     data = read_project(groundcode, "study")
     evaluation = open_groundcode(RunOptions().settings(Settings(), tmp_path / "eval-data"))
     evaluation.embedder = e5
     try:
         setup = copy_project(evaluation, data, data.units)
         suggestions = suggest_codes(evaluation, setup)
-        answers = model_answers(setup.segments, suggestions, setup.codebook)
+        answers = model_answers(setup.segments, shown_suggestions(evaluation, setup), setup.codebook)
         options = ProjectOptions(project="study", resamples=50, seed=1)
         info = ProjectInfo(provenance=provenance(evaluation, suggestions), options=options)
     finally:
@@ -233,48 +255,56 @@ def test_two_researchers_and_the_model_scored_with_the_metrics_on_the_same_label
 
     assert [unit.text for unit in data.units] == [BUDGET, LETTERS, PORTAL, LAW, FUNDING]
     assert [segment.id for segment in setup.segments] == [unit.segment_id for unit in data.units]
-    alice = [
+    assert data.units[-1].no_code == ["bob"]
+    budget, sharing, trust, legal = (
         "Budget constraints",
         "Inter-agency data sharing",
         "Trust",
         "Legal barriers",
-        "Budget constraints",
-    ]
-    bob = ["Budget constraints", "Inter-agency data sharing", "Trust", "Inter-agency data sharing", None]
-    model = [found[0].code if found else None for found in answers]
-    assert all(model)  # the offline backend suggests for every unit of a batch this small
-    scores = report.scores
-    pairs = {(pair.first, pair.second): pair for pair in scores.pairs}
-    assert list(pairs) == [("alice", "bob"), ("alice", MODEL), ("bob", MODEL)]
+    )
+    alice = [[budget], [sharing], [trust], [legal], [budget, legal]]
+    bob: list[list[str]] = [[budget], [sharing], [trust], [sharing], []]
     codes = [code.name for code in data.codebook.codes]
-    both = [0, 1, 2, 3]  # the units alice and bob both coded
+    model = [model_answer(found, codes, None) for found in answers]
+    assert all(answer.ranked for answer in model)  # the offline backend ranks every code here
+    scores = report.scores
+    pairs = {(pair.reference, pair.coder): pair for pair in scores.pairs}
+    assert list(pairs) == [("alice", "bob"), ("alice", MODEL), ("bob", MODEL)]
     human = pairs[("alice", "bob")]
-    assert human.units == 4
-    assert human.cohen_kappa.value == pytest.approx(cohen_kappa(alice, bob))
-    assert human.krippendorff_alpha.value == pytest.approx(krippendorff_alpha([alice[:4], bob[:4]]))
-    assert human.gwet_ac1.value == pytest.approx(gwet_ac1([alice[:4], bob[:4]], codes))
-    alice_sets = [[a] for a in alice[:4]] + [["Budget constraints", "Legal barriers"]]
-    bob_sets = [[b] for b in bob[:4]]
-    assert human.f1.value == pytest.approx(
-        multilabel_f1([alice_sets[u] for u in both], bob_sets, codes, "micro")
+    assert human.units == 5  # bob's "no code applies" is an answer
+    assert not isinstance(human.scores, AnswerScores)
+    assert human.scores.per_code_kappa.value == pytest.approx(
+        per_code_kappa(indicator(alice, codes), indicator(bob, codes))
+    )
+    assert human.scores.macro_f1.value == pytest.approx(
+        macro_f1(indicator(alice, codes), indicator(bob, codes))
+    )
+    assert human.scores.alpha.value == pytest.approx(
+        krippendorff_alpha([[set_label(s) for s in alice], [set_label(s) for s in bob]])
     )
     # Span IoU on the (unit, code) pairs both coded: the partial budget coding, and two whole turns.
     partial = len("The budget was cut again this year") / len(BUDGET)
-    assert (human.span_pairs, human.span_iou) == (3, pytest.approx((partial + 1 + 1) / 3))
-    with_model = pairs[("alice", MODEL)]
-    assert with_model.units == 5
-    assert with_model.cohen_kappa.value == pytest.approx(cohen_kappa(alice, model))
-    assert with_model.gwet_ac1.value == pytest.approx(gwet_ac1([alice, model], codes))
-    assert with_model.f1.value == pytest.approx(
-        multilabel_f1(alice_sets, [[m] for m in model], codes, "micro")
-    )
-    assert pairs[("bob", MODEL)].units == 4
-    assert scores.alpha_all.value == pytest.approx(krippendorff_alpha([alice, bob, model]))
-    assert scores.alpha_humans.value == pytest.approx(krippendorff_alpha([alice, bob]))
-    assert [(c.coder, c.units, c.codings, c.whole_segment) for c in scores.coders] == [
-        ("alice", 5, 6, 6),
-        ("bob", 4, 4, 3),
+    assert human.span_pairs == 3 and human.span_iou == pytest.approx((partial + 1 + 1) / 3)
+    for coder, gold in (("alice", alice), ("bob", bob)):
+        with_model = pairs[(coder, MODEL)]
+        assert with_model.units == 5 and isinstance(with_model.scores, AnswerScores)
+        expected = answer_scores(gold, model, codes, seed=1, resamples=50)
+        assert with_model.scores == expected
+        assert with_model.scores.top1.value == pytest.approx(top1(gold, model))
+    categories = [[set_label(s) for s in alice], [set_label(s) for s in bob]]
+    model_categories = [set_label(answer.predicted) for answer in model]
+    assert scores.alpha_all.value == pytest.approx(krippendorff_alpha([*categories, model_categories]))
+    assert scores.alpha_humans.value == pytest.approx(krippendorff_alpha(categories))
+    assert scores.model_abstained == sum(not answer.predicted for answer in model)
+    assert [(c.coder, c.units, c.codings, c.no_code, c.whole_segment) for c in scores.coders] == [
+        ("alice", 5, 6, 0, 6),
+        ("bob", 5, 4, 1, 3),
     ]
+    # With a reference coder: every other coder and the model against them only.
+    against = score_project(data.units, answers, codes, reference="bob", seed=1, resamples=20)
+    assert [(pair.reference, pair.coder) for pair in against.pairs] == [("bob", "alice"), ("bob", MODEL)]
+    with pytest.raises(ValueError, match="carol"):
+        score_project(data.units, answers, codes, reference="carol", seed=1, resamples=20)
 
 
 def test_codings_import_and_eval_project_on_the_command_line(
@@ -317,7 +347,7 @@ def test_codings_import_and_eval_project_on_the_command_line(
     review = json.loads(
         (tmp_path / "eval-reports" / "simulate-review" / "study" / "report.json").read_text(encoding="utf-8")
     )
-    # Gold: the codes either researcher gave; one coding per unit.
+    # Gold: the codes either researcher gave; every gold code ends as one coding (accepted or by hand).
     assert [r["gold"] for r in review["reviewed"]] == [
         ["Budget constraints"],
         ["Inter-agency data sharing"],
@@ -326,9 +356,17 @@ def test_codings_import_and_eval_project_on_the_command_line(
         ["Budget constraints", "Legal barriers"],
     ]
     cost = review["scores"]["learning"]
-    assert cost["units"] == 5 and cost["accepted"] + cost["coded_by_hand"] == 5
+    assert cost["units"] == 5 and cost["accepted"] + cost["coded_by_hand"] == 7
     assert [point["reviewed"] for point in review["scores"]["curve"]] == [0, 3]
     assert runner.invoke(app, ["eval", "simulate-review", "--dataset", "nope"]).exit_code == 1
+    against = runner.invoke(
+        app, ["eval", "project", "-p", "study", "--reference", "bob", "--resamples", "5", "--out", "bob"]
+    )
+    assert against.exit_code == 0, against.output
+    pairs = json.loads((tmp_path / "bob" / "report.json").read_text(encoding="utf-8"))["scores"]["pairs"]
+    assert [(pair["reference"], pair["coder"]) for pair in pairs] == [("bob", "alice"), ("bob", MODEL)]
+    unknown = ["eval", "simulate-review", "--dataset", "study", "--reference", "carol"]
+    assert runner.invoke(app, unknown).exit_code == 1
     with closing(open_groundcode(settings)) as groundcode:  # the user's project was only read
         assert groundcode.suggestions.matching(project.id, SuggestionFilter()) == learnt
 
@@ -347,10 +385,13 @@ def test_a_refi_qda_project_is_read_and_scored_the_same_way(settings: Settings) 
     assert sorted(coded) == [("Sara", "اعتماد", TRUST_QUOTE), ("رضا", "شفافیت", "شفافیت")]
     answers = [[ModelSuggestion(code="اعتماد", confidence=0.9, start=u.start, end=u.end)] for u in data.units]
     scores = score_project(data.units, answers, ["اعتماد", "شفافیت"], threshold=None, seed=0, resamples=20)
-    pairs = {(pair.first, pair.second): pair for pair in scores.pairs}
+    pairs = {(pair.reference, pair.coder): pair for pair in scores.pairs}
     assert pairs[("Sara", "رضا")].units == 0  # they coded different turns: no ceiling to compare with
-    assert pairs[("Sara", MODEL)].units == 1 and pairs[("Sara", MODEL)].f1.value == 1.0
-    labels = {coder: human_ratings(data.units, coder).labels for coder in ("Sara", "رضا")}
+    assert pairs[("Sara", MODEL)].units == 1 and pairs[("Sara", MODEL)].scores.macro_f1.value == 1.0
+    labels = {
+        coder: [None if s is None else set_label(s) for s in human_ratings(data.units, coder).sets]
+        for coder in ("Sara", "رضا")
+    }
     model = ["اعتماد"] * len(data.units)
     assert scores.alpha_all.value == pytest.approx(krippendorff_alpha([labels["Sara"], labels["رضا"], model]))
 

@@ -16,6 +16,7 @@ from eval.simulation import (
     SimulationOptions,
     SimulationReport,
     choose,
+    choose_set,
     run_simulation,
     simulation_report,
     step_ends,
@@ -25,6 +26,7 @@ from eval.tasks import setup_axial
 from groundcode.app import Groundcode, open_groundcode
 from groundcode.domain import DecisionKind
 from groundcode.settings import Settings
+from services.adjudication import state
 from services.retrieval.embeddings import LocalE5Embedder
 
 TOPICS = {
@@ -126,3 +128,35 @@ def test_decisions_add_up_and_exemplars_from_them_change_the_next_suggestions(
         "groundcode eval simulate-review --backend offline --seed 4 --dataset synthetic --steps 2 "
         "--resamples 50" in markdown
     )
+
+
+def test_multi_code_and_no_code_gold_end_as_those_answers_in_the_decisions(groundcode: Groundcode) -> None:
+    """Every gold code ends as a coding (accepted or by hand), an empty gold as "no code applies"."""
+    setup = setup_axial(groundcode, DATASET, [unit.text for unit in UNITS[:4]])
+    gold = [["Code K"], ["Code M", "Code R"], [], ["Code Q", "Code T", "Code K"]]
+
+    run = run_simulation(groundcode, setup, gold, steps=1, dataset="synthetic", description="test")
+
+    decisions = groundcode.decisions.list(setup.project.id)
+    names = {code.id: code.name for code in setup.codebook.codes}
+    researcher = groundcode.accounts.get_user(RESEARCHER)
+    answered = state.decided_codes(decisions)
+    assert [
+        sorted(names[c] for c in answered[(researcher.id, segment.id)]) for segment in setup.segments
+    ] == [sorted(codes) for codes in gold]
+    cost = simulation_report(
+        run, SimulationOptions(dataset="synthetic", steps=1, resamples=20)
+    ).scores.learning
+    kinds = Counter(d.kind for d in decisions)
+    assert (cost.units, cost.no_code, kinds[DecisionKind.NO_CODE]) == (4, 1, 1)
+    assert cost.accepted + cost.coded_by_hand == 6 == kinds[DecisionKind.ACCEPT] + kinds[DecisionKind.CODE]
+    assert cost.rejected == kinds[DecisionKind.REJECT]
+    assert cost.decisions == cost.accepted + cost.rejected + cost.coded_by_hand + cost.no_code
+    for item in run.reviewed:
+        assert set(item.predicted) <= set(item.shown)  # the candidates flagged as applying
+    assert choose_set(["x", "a", "y", "b", "z"], {"a", "b", "c"}).model_dump() == {
+        "accepted": [1, 3],
+        "rejected": [0, 2],
+        "coded": ["c"],
+        "no_code": False,
+    }

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from groundcode.app import Groundcode, open_groundcode
-from groundcode.domain import Code, Stage, Suggestion
+from groundcode.domain import Code, Codebook, Segment, SegmentUnit, Source, Stage, Suggestion, content_hash
 from groundcode.settings import Settings
 from services.retrieval.embeddings import LocalE5Embedder
 from services.retrieval.indexing import index_codebook, index_source_handler
+from services.retrieval.search import CodeCandidate
+from services.suggestion.models import Mode
+from services.suggestion.stage import build_requests
 from tests.retrieval.support import add_transcript
 from tests.suggestion.fake_chat_server import FakeChatServer, Reply, auto_reply
 
@@ -155,3 +158,27 @@ def test_the_llm_timeout_setting_reaches_the_backend(
     assert len(chat_server.received) == CODED_TURNS + 1
     assert sorted(s.provenance["http_calls"] for s in stored if s.rank == 1)[-1] == 2
     groundcode.close()
+
+
+def test_categories_are_not_suggested_only_the_codes_under_them() -> None:
+    """Axial categories (codes with sub-codes) group open codes; segments are coded with the open codes."""
+    text = "We bought new servers."
+    source = Source(project_id="p", name="a.txt", format="txt", text=text, content_hash=content_hash(text))
+    segment = Segment(
+        id="s1", source_id=source.id, position=0, start=0, end=len(text), text=text, unit=SegmentUnit.TURN
+    )
+    category = Code(name="Barriers")
+    budget = Code(name="Budget", parent_id=category.id)
+    trust = Code(name="Trust")
+    codebook = Codebook(project_id="p", name="codes", codes=[category, budget, trust])
+    hits = [
+        CodeCandidate(
+            code_id=code.id, name=code.name, codebook="codes", codebook_version=1, score=0.9, text=""
+        )
+        for code in (category, budget, trust)
+    ]
+
+    (request,) = build_requests(source, [segment], [Mode.DEDUCTIVE], codebook, [hits], [[]])
+
+    assert [candidate.name for candidate in request.candidates] == ["Budget", "Trust"]
+    assert [candidate.name for candidate in request.codebook] == ["Budget", "Trust"]
