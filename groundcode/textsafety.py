@@ -25,3 +25,8 @@ def lookalike_key(name: str) -> str:
     normalized = unicodedata.normalize("NFKC", name)
     visible = "".join(char for char in normalized if unicodedata.category(char) != "Cf")
     return " ".join(visible.split())
+
+
+def same_name_key(name: str) -> str:
+    """What makes two code names the same name: they look alike (``lookalike_key``), ignoring case."""
+    return lookalike_key(name).casefold()

@@ -28,6 +28,7 @@ from groundcode.storage.accounts import AccountStore
 from groundcode.storage.decisions import DecisionStore, VersionConflict, review_key
 from groundcode.storage.repository import NotFoundError, Repository
 from groundcode.storage.suggestions import SuggestionFilter, SuggestionStore
+from groundcode.textsafety import control_character_problem, same_name_key
 from services.adjudication import state
 from services.adjudication.models import (
     RTL_LANGUAGES,
@@ -554,17 +555,22 @@ class Adjudication:
         codebook = self._repository.latest_codebook(who.project.id)
         codes = list(codebook.codes) if codebook else []
         name = request.name.strip()
+        problem = control_character_problem(name)
+        if problem is not None:
+            raise AdjudicationError(f"the code name {problem.replace('line 1 holds', 'holds')}")
+        key = same_name_key(name)
         hidden = state.hidden_codes(codes, who.user.id, who.role)
         visible = [c for c in codes if c.id not in hidden]
-        clash = next((c for c in visible if c.name.casefold() == name.casefold()), None)
+        # Names that look alike on screen (zero-width or bidirectional characters) are the same name.
+        clash = next((c for c in visible if same_name_key(c.name) == key), None)
         if clash is not None:
             raise AdjudicationError(f"the codebook already has a code {clash.name!r}: choose it with edit")
         if request.parent_id is not None and all(c.id != request.parent_id for c in visible):
             raise AdjudicationError(f"no code with id {request.parent_id!r} to nest the new code under")
         # Another coder's unapproved code of that name is not revealed: this one stays apart (owners merge).
-        apart = [who.user.id] if any(c.name.casefold() == name.casefold() for c in codes) else []
+        apart = [who.user.id] if any(same_name_key(c.name) == key for c in codes) else []
         code = Code(
-            id=derived_id("code", who.project.id, name.casefold(), *apart),
+            id=derived_id("code", who.project.id, key, *apart),
             name=name,
             definition=request.definition.strip(),
             examples=[suggestion.proposed_label] if suggestion.proposed_label != name else [],

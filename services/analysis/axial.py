@@ -31,6 +31,7 @@ from scipy.spatial.distance import squareform
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
 from groundcode.domain import Code, Model, derived_id
+from groundcode.textsafety import same_name_key
 
 Matrix = NDArray[np.float64]
 Linkage = Literal["ward", "average", "complete", "single"]
@@ -237,8 +238,8 @@ def apply_grouping(project_id: str, codes: Sequence[Code], groups: Sequence[Grou
     codes created in review), placed just before its first member. Codes in no group keep their place and
     parent."""
     by_id = {code.id: code for code in codes}
-    by_name = {code.name.casefold(): code for code in codes}
-    names = [group.name.strip().casefold() for group in groups]
+    by_name = {same_name_key(code.name): code for code in codes}
+    names = [same_name_key(group.name) for group in groups]
     if len(set(names)) != len(names):
         raise GroupingError("two groups have the same name")
     parent_of: dict[str, str] = {}
@@ -249,9 +250,9 @@ def apply_grouping(project_id: str, codes: Sequence[Code], groups: Sequence[Grou
         if unknown:
             raise GroupingError(f"the codebook has no code with id {unknown[0]!r}")
         name = group.name.strip()
-        parent = by_name.get(name.casefold())
+        parent = by_name.get(same_name_key(name))
         if parent is None:
-            parent = Code(id=derived_id("code", project_id, name.casefold()), name=name)
+            parent = Code(id=derived_id("code", project_id, same_name_key(name)), name=name)
             if parent.id in by_id:
                 raise GroupingError(f"a former code was called {name!r}: choose another name")
             new_parents[group.code_ids[0]] = parent

@@ -358,3 +358,23 @@ def test_another_projects_suggestion_id_is_answered_like_an_unknown_one(team: Te
     assert foreign.status_code == unknown.status_code == 404
     assert foreign.json()["detail"] == f"no suggestion with id {suggestion_id!r}"
     assert view["segment_id"] not in foreign.text
+
+
+# Item 10: look-alike code names, also for codes created while reviewing
+
+
+def test_a_new_code_that_only_looks_different_is_refused(team: Team) -> None:
+    view = next_segment(team.owner, status="all")
+    proposal = next(c for c in view["candidates"] if c["mode"] == "inductive")
+    body = {
+        "action": "create_code",
+        "suggestion_id": proposal["suggestion_id"],
+        "definition": "",
+        "version": 0,
+    }
+
+    for lookalike in ("Tru\u200bst", "\u202etrust", "TRUST", "Trust\x07"):
+        refused = decide(team.owner, {**body, "name": lookalike})
+        assert refused.status_code == 400, lookalike
+        assert "already has a code 'Trust'" in refused.text or "control character" in refused.text
+    assert "Trust" in code_names(team.owner) and len(code_names(team.owner)) == 4
