@@ -27,7 +27,7 @@ from eval.benchmark_sets import (
 )
 from groundcode.codebook_io import parse_codebook
 
-CI_SOURCE = Path("/work/shared/datasets/ci_claims")
+CI_SOURCE = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "ci_claims"  # beside the clone
 DATASETS = Path(str(resources.files("eval") / "datasets"))
 needs_ci = pytest.mark.skipif(not CI_SOURCE.is_dir(), reason="the ci_claims source folder is not here")
 
