@@ -13,7 +13,7 @@ from services.adjudication import state
 from services.retrieval.embeddings import Embedder
 from services.retrieval.indexing import index_exemplar
 from services.retrieval.vector_store import VectorStore
-from services.suggestion.learner import MIN_UNITS_TO_LEARN, LabelledUnit
+from services.suggestion.learner import MIN_UNITS_TO_CALIBRATE, LabelledUnit
 
 PROJECT_WIDE = (DecisionKind.MERGE,)
 
@@ -53,7 +53,7 @@ def rerank_milestone(answered: int) -> int | None:
     """Suggest again each time a coder's answered segments grow by about a fifth (4 per doubling), from the
     first few on: often while every answer still changes much, rarely once one more changes little. The
     milestone names the work item, so each is reached (and paid for) once."""
-    if answered < MIN_UNITS_TO_LEARN:
+    if answered < MIN_UNITS_TO_CALIBRATE:
         return None
     return math.floor(4 * math.log2(answered))
 

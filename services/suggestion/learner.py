@@ -33,8 +33,11 @@ Matrix = NDArray[np.float64]
 
 ZERO_SHOT_TEMPERATURE = 0.01
 """Softmax temperature on the cosine scale for zero-shot confidences: 0.01 closer weighs e times more."""
-MIN_UNITS_TO_LEARN = 4
-"""Decided units needed before learning is even tried (cross-validation needs some to hold out)."""
+MIN_UNITS_TO_CALIBRATE = 4
+"""Decided units needed before confidences are calibrated on them (the prior's ranking kept)."""
+MIN_UNITS_TO_LEARN = 15
+"""Decided units needed before learnt evidence may change the ranking: with fewer, the cross-validated gain
+and its standard error are too noisy to trust (noise labels passed the test at 11 units)."""
 MIN_CLASSIFIER_EXAMPLES = 3
 """Positives and negatives a code needs before it gets its own logistic regression."""
 FOLDS = 5
@@ -190,7 +193,7 @@ def fit_coder(code_ids: Sequence[str], code_vectors: Matrix, units: Sequence[Lab
 def _fit_coder(code_ids: Sequence[str], code_vectors: Matrix, units: Sequence[LabelledUnit]) -> LearntCoder:
     index = {code_id: i for i, code_id in enumerate(code_ids)}
     usable = [u for u in units if u.code_ids <= index.keys()]
-    if len(usable) < MIN_UNITS_TO_LEARN or not any(u.code_ids for u in usable):
+    if len(usable) < MIN_UNITS_TO_CALIBRATE or not any(u.code_ids for u in usable):
         return LearntCoder(code_ids=list(code_ids), units=len(usable))
     x = normalised(np.asarray([u.embedding for u in usable], dtype=np.float64))
     y = np.zeros((len(usable), len(code_ids)), dtype=bool)
@@ -198,12 +201,13 @@ def _fit_coder(code_ids: Sequence[str], code_vectors: Matrix, units: Sequence[La
         y[row, [index[c] for c in unit.code_ids]] = True
     codes = normalised(code_vectors)
     folds = np.arange(len(usable)) % min(FOLDS, len(usable))
-    held_out: dict[tuple[int, ...], Matrix] = {
-        subset: _held_out_probabilities(codes, x, y, folds, subset) for subset in (PRIOR_ONLY, ALL_FEATURES)
-    }
-    gain = reciprocal_ranks(held_out[ALL_FEATURES], y) - reciprocal_ranks(held_out[PRIOR_ONLY], y)
-    chosen = ALL_FEATURES if clearly_positive(gain) else PRIOR_ONLY
+    tried = (PRIOR_ONLY, ALL_FEATURES) if len(usable) >= MIN_UNITS_TO_LEARN else (PRIOR_ONLY,)
+    held_out = {subset: _held_out_probabilities(codes, x, y, folds, subset) for subset in tried}
     mrr = {subset: float(reciprocal_ranks(p, y).mean()) for subset, p in held_out.items()}
+    chosen = PRIOR_ONLY
+    if ALL_FEATURES in held_out:
+        gain = reciprocal_ranks(held_out[ALL_FEATURES], y) - reciprocal_ranks(held_out[PRIOR_ONLY], y)
+        chosen = ALL_FEATURES if clearly_positive(gain) else PRIOR_ONLY
     classifiers = fit_classifiers(x, y)
     evidence = Evidence(codes, x, y, classifiers)
     combiner = _fit_combiner(evidence, x, y, chosen)
@@ -222,7 +226,7 @@ def _fit_coder(code_ids: Sequence[str], code_vectors: Matrix, units: Sequence[La
         max_codes=max(1, int(sizes.max())),
         predicts_none=bool((sizes == 0).any()),
         cv_mrr_prior=mrr[PRIOR_ONLY],
-        cv_mrr_learnt=mrr[ALL_FEATURES],
+        cv_mrr_learnt=mrr.get(ALL_FEATURES),
         examples=x,
         labels=y,
         classifiers=classifiers,

@@ -76,6 +76,10 @@ async def test_decided_units_teach_a_code_its_name_does_not_say(e5: LocalE5Embed
         "Our archive is shelves of paper folders, nothing is digital.",
         "A form gets lost between offices at least once a week.",
         "They print the email, sign it and fax it back to us.",
+        "Every permit still needs three stamped paper copies.",
+        "We type the handwritten forms into the system at night.",
+        "The clerk walks the folder to the other building for a signature.",
+        "Applications arrive by post and wait in a paper tray for weeks.",
     ]
     other = {
         "The budget was cut again, so we could not pay for the new servers.": "budget",
