@@ -37,7 +37,7 @@ def api_base(options: ServeOptions) -> str:
 def server_params(options: ServeOptions) -> Any:
     """The llama.cpp server parameters: loopback only, one slot (CPU inference answers one call at a time),
     prompt prefixes cached between calls (groundcode's prompts put the shared part first)."""
-    import xllamacpp  # type: ignore[import-untyped]  # the local-llm extra: groundcode runs without it
+    import xllamacpp  # the local-llm extra: groundcode runs without it
 
     params = xllamacpp.CommonParams()
     params.model.path = str(options.model)
