@@ -4,7 +4,8 @@ units a researcher has coded, weighted by what the project's own decisions show.
 * **Prior**: the cosine between a unit and the code's text (name, definition, inclusion, examples).
 * **Learnt evidence**, per code: a *prototype* that starts at the definition and moves towards the coded
   units as they accrue; the nearest coded unit (*kNN*); how often the code was applied (*prevalence*); and,
-  once a code has enough positives and negatives, a per-code logistic regression on the embeddings.
+  a logistic regression on the standardised embeddings (multinomial, or one-vs-rest when units carry
+  several codes).
 * A logistic **combiner** over these features gives the probability that a code applies. Whether the learnt
   features are used at all is decided by cross-validation on the units decided so far: unless they rank
   the held-out units' codes better than the prior does, the prior's ranking is kept. So a weak or noisy
@@ -19,12 +20,16 @@ still score ~0.8, so only the differences between codes carry information.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import ConfigDict, Field
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from groundcode.domain import Model
@@ -39,7 +44,7 @@ MIN_UNITS_TO_LEARN = 15
 """Decided units needed before learnt evidence may change the ranking: with fewer, the cross-validated gain
 and its standard error are too noisy to trust (noise labels passed the test at 11 units)."""
 MIN_CLASSIFIER_EXAMPLES = 3
-"""Positives and negatives a code needs before it gets its own logistic regression."""
+"""Positives and negatives a code needs before it gets its own one-vs-rest classifier (multi-code units)."""
 FOLDS = 5
 ONE_BLAS_THREAD = 1
 """The matrices here are small: BLAS threads cost far more in hand-offs than they save (6x on 2 cores)."""
@@ -49,6 +54,7 @@ PROTOTYPE_PRIOR_WEIGHT = 1.0
 """How many coded units the definition counts as in a code's prototype."""
 FEATURES = ("prior", "prototype", "knn", "prevalence", "classifier", "has_classifier")
 PRIOR_ONLY: tuple[int, ...] = (0,)
+CLASSIFIER_FEATURES: tuple[int, ...] = (4, 5)
 ALL_FEATURES: tuple[int, ...] = tuple(range(len(FEATURES)))
 
 
@@ -60,19 +66,27 @@ class LabelledUnit(Model):
 
 
 class Classifiers:
-    """Per-code linear classifiers of some codes (the others have none)."""
+    """A supervised classifier over some codes (the others have none): scores per code are log-probabilities
+    that the code applies."""
 
-    def __init__(self, codes: list[int], model: Ridge) -> None:
-        self.codes = codes
+    def __init__(self, codes: list[int], columns: list[int], model: Pipeline | OneVsRestClassifier) -> None:
+        self.codes = codes  # the codebook columns it scores
+        self.columns = columns  # the model's probability column of each
         self.model = model
 
     def decisions(self, units: Matrix, n_codes: int) -> tuple[Matrix, Matrix]:
-        """``(decision values, has-classifier indicator)``, ``(units, codes)`` each."""
+        """``(log-probabilities, has-classifier indicator)``, ``(units, codes)`` each."""
         values = np.zeros((len(units), n_codes))
         present = np.zeros((len(units), n_codes))
-        values[:, self.codes] = np.asarray(self.model.predict(units)).reshape(len(units), -1)
+        values[:, self.codes] = self._log_probabilities(units)[:, self.columns]
         present[:, self.codes] = 1.0
         return values, present
+
+    def _log_probabilities(self, units: Matrix) -> Matrix:
+        if isinstance(self.model, OneVsRestClassifier):  # log(sigmoid(d)), without underflow
+            decisions = np.asarray(self.model.decision_function(units), dtype=np.float64)
+            return np.asarray(-np.logaddexp(0.0, -decisions.reshape(len(units), -1)), dtype=np.float64)
+        return np.asarray(self.model.predict_log_proba(units), dtype=np.float64)
 
 
 class LearntCoder(Model):
@@ -234,23 +248,64 @@ def _fit_coder(code_ids: Sequence[str], code_vectors: Matrix, units: Sequence[La
 
 
 def fit_classifiers(x: Matrix, y: NDArray[np.bool_]) -> Classifiers | None:
-    """One-vs-rest linear classifiers (ridge regression on +-1 targets, all codes in one solve) for the
-    codes with enough positives and negatives; None when no code has."""
+    """Logistic regression on the standardised embeddings (E5 vectors share a large common part; only
+    their differences tell codes apart). When no decided unit has two codes: one multinomial model whose
+    classes are the codes seen and, if some unit has none, "no code". Otherwise one-vs-rest over the codes
+    with enough positives and negatives. None when there is nothing to tell apart."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a class with one example: scikit-learn says so
+        if (y.sum(axis=1) <= 1).all():
+            return _multinomial(x, y)
+        return _one_vs_rest(x, y)
+
+
+def _multinomial(x: Matrix, y: NDArray[np.bool_]) -> Classifiers | None:
+    none = y.shape[1]
+    targets = np.where(y.any(axis=1), y.argmax(axis=1), none)
+    if len(np.unique(targets)) < 2:
+        return None
+    model = _standardised_logistic().fit(x, targets)
+    classes = [int(c) for c in model.classes_]
+    columns = [column for column, code in enumerate(classes) if code != none]
+    return Classifiers(codes=[classes[column] for column in columns], columns=columns, model=model)
+
+
+def _one_vs_rest(x: Matrix, y: NDArray[np.bool_]) -> Classifiers | None:
     positives = y.sum(axis=0)
     codes = np.flatnonzero(np.minimum(positives, len(y) - positives) >= MIN_CLASSIFIER_EXAMPLES)
     if not len(codes):
         return None
-    model = Ridge(alpha=1.0).fit(x, np.where(y[:, codes], 1.0, -1.0))
-    return Classifiers(codes=[int(c) for c in codes], model=model)
+    model = OneVsRestClassifier(_standardised_logistic()).fit(x, y[:, codes].astype(int))
+    return Classifiers(codes=[int(c) for c in codes], columns=list(range(len(codes))), model=model)
+
+
+def _standardised_logistic() -> Pipeline:
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
 
 
 def _fit_combiner(
     evidence: Evidence, x: Matrix, y: NDArray[np.bool_], subset: tuple[int, ...]
 ) -> LogisticRegression:
-    """The combiner on (unit, code) pairs, with each unit's own label left out of its features."""
+    """The combiner on (unit, code) pairs, with each unit's own label left out of its features: the
+    classifier's scores of the units come from classifiers fitted without them (in-sample scores of a
+    classifier that separates its training units would earn it far more weight than it deserves)."""
     features = evidence.features(x, cosine(x, evidence.codes), themselves=True)
+    if set(subset) & set(CLASSIFIER_FEATURES):
+        features[..., list(CLASSIFIER_FEATURES)] = np.stack(_out_of_fold_decisions(x, y), axis=2)
     pairs = features[..., list(subset)].reshape(-1, len(subset))
     return LogisticRegression(C=1.0, max_iter=500).fit(pairs, y.reshape(-1))
+
+
+def _out_of_fold_decisions(x: Matrix, y: NDArray[np.bool_]) -> tuple[Matrix, Matrix]:
+    """The classifier's ``decisions`` for every unit, from classifiers fitted on the other folds."""
+    values, present = np.zeros(y.shape), np.zeros(y.shape)
+    folds = np.arange(len(x)) % min(FOLDS, len(x))
+    for fold in np.unique(folds):
+        train, test = folds != fold, folds == fold
+        classifiers = fit_classifiers(x[train], y[train])
+        if classifiers is not None:
+            values[test], present[test] = classifiers.decisions(x[test], y.shape[1])
+    return values, present
 
 
 def _held_out_probabilities(
@@ -300,8 +355,8 @@ def reciprocal_ranks(probabilities: Matrix, y: NDArray[np.bool_]) -> NDArray[np.
 
 
 def clearly_positive(differences: NDArray[np.float64]) -> bool:
-    """The mean difference is above zero by more than its standard error (a one-sided t of 1): learning
-    must show it helps on held-out units, not merely tie or win by noise."""
+    """The mean difference is above zero by ``STRICTNESS`` standard errors: learning must show it helps on
+    held-out units, not merely tie or win by noise."""
     if len(differences) < 2:
         return False
     error = float(differences.std(ddof=1)) / np.sqrt(len(differences))

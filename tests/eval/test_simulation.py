@@ -1,4 +1,4 @@
-"""Simulated review through the real adjudication service, on a tiny synthetic dataset whose code names say
+"""Simulated review through the real adjudication service, on a small synthetic dataset whose code names say
 nothing about the texts: only what the researcher's decisions teach can make the suggestions right."""
 
 from __future__ import annotations
@@ -35,21 +35,39 @@ TOPICS = {
         "Funding for maintenance is the first thing cut from the annual budget.",
         "There is no money left for the digital projects this year.",
         "The ministry reduced our budget for software licences.",
+        "We had to postpone the upgrade because the funds ran out.",
+        "The council would not pay for more staff in the IT department.",
+        "Every new system needs money we simply do not have.",
+        "Grants for the project ended after the first year.",
+        "Cost savings meant the pilot was stopped halfway.",
+        "The finance office froze all spending on new tools.",
     ],
     "Code M": [
         "Nobody trusts the new portal after the data leak.",
         "Citizens do not believe the agency keeps their data safe.",
         "People have lost confidence in the online services.",
         "After the scandal the public stopped trusting the system.",
+        "Residents suspect the app shares their details with companies.",
+        "Many users fear their records could be misused.",
+        "Older people are wary of filling in forms online.",
+        "The hack made everyone doubt the government's promises.",
+        "Patients refuse to give consent because they feel watched.",
+        "Trust in the city's website is very low since the breach.",
     ],
     "Code Q": [
         "The law gives no legal basis for sharing the registry data.",
         "Our lawyers say the regulation forbids exchanging these files.",
         "A court ruling blocked the data exchange between agencies.",
         "The legislation on privacy stops us from linking the databases.",
+        "Parliament never passed the act that would allow this.",
+        "The statute requires a written mandate for every transfer.",
+        "Legal counsel warned that the contract breaks procurement rules.",
+        "A judge ordered the agency to delete the shared records.",
+        "Data protection law prohibits reusing the files for this purpose.",
+        "The decree does not authorise municipalities to access the register.",
     ],
 }
-UNITS = [Unit(text=TOPICS[code][i], gold=[code]) for i in range(4) for code in TOPICS]
+UNITS = [Unit(text=TOPICS[code][i], gold=[code]) for i in range(10) for code in TOPICS]
 DATASET = AxialDataset(
     name="synthetic",
     description="three topics under code names that do not name them",
@@ -87,10 +105,10 @@ def test_decisions_add_up_and_exemplars_from_them_change_the_next_suggestions(
 
     report = simulation_report(run, SimulationOptions(dataset="synthetic", steps=2, seed=4, resamples=50))
     cost, per_step = report.scores.learning, report.scores.per_step
-    assert cost.units == 12 and [step.learning.units for step in per_step] == [6, 6]
+    assert cost.units == 30 and [step.learning.units for step in per_step] == [15, 15]
     # Every unit ends with exactly one coding: accepted, or coded by hand after rejecting every candidate
     # (here never: the whole codebook is ranked and five codes are shown).
-    assert cost.accepted + cost.coded_by_hand == 12 and cost.accepted
+    assert cost.accepted + cost.coded_by_hand == 30 and cost.accepted
     assert cost.decisions == cost.accepted + cost.rejected + cost.coded_by_hand
     assert cost.accepted == sum(cost.accepted_ranks.values())
     # Accepted at rank r: r - 1 rejections and the accept; none gold: every candidate rejected, one coded.
@@ -103,16 +121,17 @@ def test_decisions_add_up_and_exemplars_from_them_change_the_next_suggestions(
             DecisionKind.CODE: cost.coded_by_hand,
         }
     )
-    # The second half was suggested again after learning: the first half trains the researcher's own.
-    second_half = [segment.id for segment in setup.segments[6:]]
+    # The second half was suggested again after learning: the first half (15 units, as many as learning
+    # needs) trains the researcher's own.
+    second_half = [segment.id for segment in setup.segments[15:]]
     researcher = groundcode.accounts.get_user(RESEARCHER)
     own = groundcode.suggestions.list_for_segments(second_half, coder_id=researcher.id)
     again = [s for s in own if s.rank == 1]
-    assert again and all(s.provenance["decided_units"] == 6 for s in again)
+    assert again and all(s.provenance["decided_units"] == 15 for s in again)
     before, after = run.curve
-    assert (before.step, before.remaining, after.step, after.reviewed, after.remaining) == (0, 12, 1, 6, 6)
+    assert (before.step, before.remaining, after.step, after.reviewed, after.remaining) == (0, 30, 1, 15, 15)
     assert after.top_accuracy > after.initial_top_accuracy
-    assert after.top_accuracy == sum(r.shown[:1] == r.gold for r in run.reviewed[6:]) / 6
+    assert after.top_accuracy == sum(r.shown[:1] == r.gold for r in run.reviewed[15:]) / 15
     # The first step was reviewed with the first suggestions; the second with what they taught.
     assert per_step[0].learning == per_step[0].first
     assert per_step[1].learning.decisions_per_unit < per_step[1].first.decisions_per_unit
