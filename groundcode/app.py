@@ -117,13 +117,25 @@ class Groundcode:
 
     def suggestion_backends(self, project_id: str) -> list[ScopedBackend]:
         """The configured backend for a project, per suggestion scope. The offline one learns from the
-        coders' answered segments: under blind coding each coder's suggestions learn from that coder's own
-        decisions only (the shared ones from none) until an owner reveals; otherwise from everyone's."""
-        if self.settings.suggestion_backend == "llm":
-            return [ScopedBackend(None, self.llm_backend)]
-        by_coder = self.decision_history.decided_units(project_id)
+        coders' answered segments, the LLM one shows their latest decisions as examples: under blind coding
+        each coder's suggestions come from that coder's own decisions only (the shared ones from none) until
+        an owner reveals; otherwise from everyone's."""
         project = self.repository.project_by_id(project_id)
-        if not project.blind or project.revealed:
+        shared = not project.blind or project.revealed
+        if self.settings.suggestion_backend == "llm":
+            examples = self.decision_history.feedback(
+                project_id, self.settings.suggestion_feedback, pooled=shared
+            )
+            return [
+                ScopedBackend(None, self.llm_backend, examples.get(None, ())),
+                *(
+                    ScopedBackend(coder_id, self.llm_backend, own)
+                    for coder_id, own in examples.items()
+                    if coder_id and own
+                ),
+            ]
+        by_coder = self.decision_history.decided_units(project_id)
+        if shared:
             pooled = [unit for units in by_coder.values() for unit in units]
             return [ScopedBackend(None, OfflineBackend(self.embedder, pooled))]
         return [

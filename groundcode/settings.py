@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     )
     suggestion_candidates: int = Field(default=10, ge=1, description="Codebook candidates per segment.")
     suggestion_exemplars: int = Field(default=5, ge=0, description="Similar coded segments per segment.")
+    suggestion_feedback: int = Field(
+        default=8, ge=0, description="The coder's latest decisions an LLM prompt shows as examples."
+    )
     suggestion_batch_size: int = Field(default=64, ge=1, description="Segments retrieved and stored at once.")
     llm_model: str | None = Field(
         default=None, description="litellm chat model for suggestions, e.g. 'openai/qwen2.5-7b-instruct'."

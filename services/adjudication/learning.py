@@ -1,5 +1,6 @@
-"""How decisions feed back: codings become retrieval exemplars, and every answered segment (its codes in
-force, or "no code applies") is a training unit of the offline backend."""
+"""How decisions feed back: codings become retrieval exemplars, every answered segment (its codes in
+force, or "no code applies") is a training unit of the offline backend, and the latest codings and
+rejections are examples in the LLM backend's prompts."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from services.adjudication import state
 from services.retrieval.embeddings import Embedder
 from services.retrieval.indexing import index_exemplar
 from services.retrieval.vector_store import VectorStore
+from services.suggestion.feedback import coder_feedback
 from services.suggestion.learner import MIN_UNITS_TO_CALIBRATE, LabelledUnit
+from services.suggestion.models import FeedbackExample
 
 PROJECT_WIDE = (DecisionKind.MERGE,)
 
@@ -81,6 +84,24 @@ class StoredDecisionHistory:
                     LabelledUnit(embedding=vectors[segment_id], code_ids=codes)
                 )
         return units
+
+    def feedback(
+        self, project_id: str, limit: int, *, pooled: bool
+    ) -> dict[str | None, list[FeedbackExample]]:
+        """The latest codings and rejections as prompt examples: each coder's own, or (``pooled``, for a
+        project whose coders see each other's work) everyone's under ``None``."""
+        decisions = self._decisions.list(project_id) if limit else []
+        segment_ids = sorted({d.segment_id for d in decisions if d.segment_id})
+        texts = {s.id: s.text for s in self._repository.get_segments(segment_ids).values()}
+        codebook = self._repository.latest_codebook(project_id) if decisions else None
+        names = {code.id: code.name for code in codebook.codes} if codebook else {}
+        scopes: list[str | None] = [None]
+        if not pooled:
+            scopes = list(sorted({d.coder_id for d in decisions}))
+        return {
+            scope: coder_feedback(decisions, scope, segment_texts=texts, code_names=names, limit=limit)
+            for scope in scopes
+        }
 
     def _embeddings(self, segment_ids: list[str]) -> dict[str, list[float]]:
         missing = [segment_id for segment_id in segment_ids if segment_id not in self._vectors]

@@ -68,6 +68,7 @@ class FeedbackExample(_Frozen):
     code_name: str
     accepted: bool
     reason: str = ""
+    segment_id: str = ""  # never shown: a prompt leaves out the examples of the segments it asks about
 
 
 class SuggestionRequest(_Frozen):

@@ -27,6 +27,7 @@ import jinja2.meta
 from groundcode.textnorm import normalize_for_matching
 from services.suggestion.models import (
     CandidateCode,
+    FeedbackExample,
     Mode,
     PromptVariant,
     SuggestionRequest,
@@ -143,12 +144,22 @@ def render_messages(
     variables = {
         "segments": [{"label": label, "request": request} for label, request in batch.items()],
         "codebook": in_codebook_order(distinct_candidates(requests), requests),
-        "feedback": requests[0].feedback if requests else [],
+        "feedback": feedback_for(requests),
         "boundary": boundary,
     }
     return [
         {"role": "system", "content": template.render_block("system", variables)},
         {"role": "user", "content": template.render_block("user", variables)},
+    ]
+
+
+def feedback_for(requests: Sequence[SuggestionRequest]) -> list[FeedbackExample]:
+    """The coder's examples a prompt for ``requests`` shows: all requests of a scope carry the same ones
+    (one prompt prefix for every call); those about the segments asked for are left out, since the coder's
+    own decision would give the answer away."""
+    asked = {request.segment_id for request in requests}
+    return [
+        example for example in (requests[0].feedback if requests else []) if example.segment_id not in asked
     ]
 
 

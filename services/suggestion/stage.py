@@ -29,6 +29,7 @@ from services.suggestion.keyphrases import merge_labels
 from services.suggestion.models import (
     CandidateCode,
     Exemplar,
+    FeedbackExample,
     Mode,
     SegmentSuggestions,
     SuggestionRequest,
@@ -56,10 +57,11 @@ class SuggestOptions(Protocol):
 
 class ScopedBackend(NamedTuple):
     """A backend and whose suggestions it makes: a blind coder's own (learnt from their decisions only), or
-    the shared ones (None)."""
+    the shared ones (None); ``feedback``: the decisions its prompts show as examples (LLM backend)."""
 
     coder_id: str | None
     backend: NamedBackend
+    feedback: Sequence[FeedbackExample] = ()
 
 
 BackendFor = Callable[[str], Sequence[ScopedBackend]]
@@ -263,8 +265,9 @@ def suggest_source(
     scoped = backend_for(source.project_id)
     name = scoped[0].backend.backend_name
     suggestions: list[Suggestion] = []
-    for coder_id, backend in scoped:
-        found = to_suggestions(requests, asyncio.run(backend.suggest(requests)), coder_id=coder_id)
+    for coder_id, backend, feedback in scoped:
+        asked = [request.model_copy(update={"feedback": list(feedback)}) for request in requests]
+        found = to_suggestions(asked, asyncio.run(backend.suggest(asked)), coder_id=coder_id)
         if Mode.INDUCTIVE in modes:
             embed_labels = label_vectors or LabelVectors(embedder)
             found = relabel(found, _merged_labels(store, embed_labels, source, found))

@@ -5,7 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from groundcode.app import Groundcode, open_groundcode
-from groundcode.domain import Code, Codebook, Segment, SegmentUnit, Source, Stage, Suggestion, content_hash
+from groundcode.domain import (
+    Code,
+    Codebook,
+    Decision,
+    DecisionKind,
+    Segment,
+    SegmentUnit,
+    Source,
+    Stage,
+    Suggestion,
+    content_hash,
+)
 from groundcode.settings import Settings
 from services.retrieval.embeddings import LocalE5Embedder
 from services.retrieval.indexing import index_codebook, index_source_handler
@@ -182,3 +193,72 @@ def test_categories_are_not_suggested_only_the_codes_under_them() -> None:
 
     assert [candidate.name for candidate in request.candidates] == ["Budget", "Trust"]
     assert [candidate.name for candidate in request.codebook] == ["Budget", "Trust"]
+
+
+def test_llm_prompts_show_each_blind_coders_own_decisions_and_everyones_once_revealed(
+    tmp_path: Path, sqlite_url: str, e5: LocalE5Embedder, chat_server: FakeChatServer
+) -> None:
+    chat_server.responder = auto_reply
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=sqlite_url,
+        suggestion_backend="llm",
+        llm_model="openai/test-model",
+        llm_api_base=chat_server.url,
+        llm_api_key="test",
+    )
+    groundcode, source_id = prepared(settings, e5)
+    project = groundcode.repository.ensure_project("study")  # blind coding: the default
+    ana, bob = (groundcode.accounts.add_user(name).id for name in ("ana", "bob"))
+    budget, citizens, _ = (s for s in groundcode.repository.list_segments(source_id) if s.speaker == "P1")
+    groundcode.decisions.append(
+        [
+            Decision(
+                project_id=project.id,
+                coder_id=ana,
+                kind=DecisionKind.CODE,
+                segment_id=budget.id,
+                source_id=source_id,
+                code_id="budget",
+                start=budget.start,
+                end=budget.end,
+            ),
+            Decision(
+                project_id=project.id,
+                coder_id=bob,
+                kind=DecisionKind.REJECT,
+                segment_id=citizens.id,
+                source_id=source_id,
+                suggestion_id="s-1",
+                suggestion={"code_id": "legal"},
+                reason="wrong_code",
+                note="about trust, not law",
+            ),
+        ]
+    )
+    ana_example = f'"{budget.text}" -> Budget constraints: accepted'
+    bob_example = f'"{citizens.text}" -> Legal barriers: rejected (wrong code; about trust, not law)'
+
+    def examples_shown() -> list[tuple[bool, bool]]:
+        """Per prompt: (ana's coding shown, bob's rejection shown)."""
+        shown = [(ana_example in call.user, bob_example in call.user) for call in chat_server.received]
+        chat_server.received.clear()
+        return shown
+
+    groundcode.handlers()[Stage.SUGGEST](source_id)
+
+    # Shared suggestions from nobody's decisions, and each coder's own from that coder's only; a prompt
+    # never shows the decision on the segment it asks about.
+    shown = examples_shown()
+    assert len(shown) == 3 * CODED_TURNS
+    assert sorted(set(shown)) == [(False, False), (False, True), (True, False)]
+    assert shown.count((False, False)) == CODED_TURNS + 2
+    assert [groundcode.suggestions.scope_for(project.id, coder) for coder in (ana, bob)] == [ana, bob]
+
+    groundcode.accounts.set_visibility(project.id, revealed=True)
+    groundcode.handlers()[Stage.SUGGEST](source_id)
+
+    # Revealed: one shared set of suggestions, whose prompts show everyone's decisions.
+    assert examples_shown() == [(False, True), (True, False), (True, True)]
+    assert [groundcode.suggestions.scope_for(project.id, coder) for coder in (ana, bob)] == [None, None]
+    groundcode.close()

@@ -227,6 +227,7 @@ async def test_the_coders_own_decisions_are_examples_and_nobody_elses(
             **fields,
         )
 
+    asked = request_for(PAPER)
     decisions = [
         decision("ana", DecisionKind.ACCEPT, "s1", 1, code_id="code-paper", start=0, end=5),
         decision(
@@ -239,16 +240,22 @@ async def test_the_coders_own_decisions_are_examples_and_nobody_elses(
             suggestion={"code_id": "code-trust"},
         ),
         decision("bob", DecisionKind.ACCEPT, "s3", 3, code_id="code-trust", start=0, end=5),
-        decision("ana", DecisionKind.ACCEPT, "now", 4, code_id="code-paper", start=0, end=5),
+        decision("ana", DecisionKind.ACCEPT, asked.segment_id, 4, code_id="code-paper", start=0, end=5),
     ]
-    texts = {"s1": "We fax the permits.", "s2": "The portal is slow.", "s3": "BOB-ONLY", "now": PAPER}
+    texts = {
+        "s1": "We fax the permits.",
+        "s2": "The portal is slow.",
+        "s3": "BOB-ONLY",
+        asked.segment_id: PAPER,
+    }
     names = {c.code_id: c.name for c in CANDIDATES}
-    feedback = coder_feedback(
-        decisions, "ana", segment_texts=texts, code_names=names, limit=5, exclude_segment_ids={"now"}
-    )
+    feedback = coder_feedback(decisions, "ana", segment_texts=texts, code_names=names, limit=5)
+    everyone = coder_feedback(decisions, None, segment_texts=texts, code_names=names, limit=5)
+    assert len(feedback) == 3 and "BOB-ONLY" in [example.text for example in everyone]
     chat_server.responder = auto_reply
 
-    await backend_for().suggest([request_for(PAPER, feedback=feedback)])
+    # The decision on the segment asked about is among the coder's examples, but no prompt shows it.
+    await backend_for().suggest([asked.model_copy(update={"feedback": feedback})])
 
     user = chat_server.received[0].user
     examples = user.split("## Segments to code")[0]
