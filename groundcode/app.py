@@ -169,6 +169,13 @@ class Groundcode:
                 label_vectors=self.label_vectors,
             )
 
+        def rerank(subject: str) -> FollowUps:
+            # An LLM would answer every segment again at each milestone, paid per call: its prompts take the
+            # coder's new examples when sources are suggested (an import, `groundcode suggest`).
+            if self.settings.suggestion_backend == "llm":
+                return []
+            return rerank_project(self.repository, suggest, subject)
+
         return {
             Stage.CHUNK: lambda source_id: chunk_source(self.repository, source_id),
             Stage.INDEX: lambda source_id: index_source_handler(
@@ -181,7 +188,7 @@ class Groundcode:
             Stage.LEARN: lambda decision_id: learn_handler(
                 self.repository, self.decisions, self.embedder, self.vector_store, decision_id
             ),
-            Stage.RERANK: lambda subject: rerank_project(self.repository, suggest, subject),
+            Stage.RERANK: rerank,
         }
 
     def work_service(self, consume: Collection[Stage] | None = None) -> WorkService:

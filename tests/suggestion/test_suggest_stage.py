@@ -261,4 +261,6 @@ def test_llm_prompts_show_each_blind_coders_own_decisions_and_everyones_once_rev
     # Revealed: one shared set of suggestions, whose prompts show everyone's decisions.
     assert examples_shown() == [(False, True), (True, False), (True, True)]
     assert [groundcode.suggestions.scope_for(project.id, coder) for coder in (ana, bob)] == [None, None]
+    # A milestone of answers suggests again with the offline backend only: an LLM is paid per call.
+    assert groundcode.handlers()[Stage.RERANK](f"{project.id}:{ana}:8") == [] and not chat_server.received
     groundcode.close()
