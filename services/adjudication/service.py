@@ -289,6 +289,8 @@ class Adjudication:
                 decisions = [self._on_segment(who, request.segment_id, DecisionKind.SKIP)]
             case NoCodeRequest():
                 decisions = [self._no_code(who, request.segment_id)]
+            case unknown:
+                assert_never(unknown)
         versions = self._decisions.append(decisions, expected_version=request.version, follow_up=Stage.LEARN)
         return Outcome(DecisionResult(decisions=decisions, version=max(versions.values())), codebook)
 
@@ -424,6 +426,8 @@ class Adjudication:
                 queue = [s for s in ordered if s in skipped]
             case "all":
                 queue = ordered
+            case other:
+                assert_never(other)
         return ordered, queue
 
     def visible_decisions(self, who: Access, segment_ids: Sequence[str] | None = None) -> list[Decision]:
