@@ -8,8 +8,8 @@ units a researcher has coded, weighted by what the project's own decisions show.
   several codes).
 * A logistic **combiner** over these features gives the probability that a code applies. Whether the learnt
   features are used at all is decided by cross-validation on the units decided so far: unless they rank
-  the held-out units' codes better than the prior does, the prior's ranking is kept. So a weak or noisy
-  learnt part can never pull the ranking below zero-shot.
+  the held-out units' codes clearly better than the prior does, and fit them no worse, the prior's ranking
+  is kept. So a weak or noisy learnt part can never pull the ranking below zero-shot.
 * **Thresholds** per code (from the held-out probabilities) turn the ranking into a predicted set: several
   codes when the researcher has coded units with several, none ("no code applies") when the researcher has
   said so for some units.
@@ -49,9 +49,9 @@ FOLDS = 5
 ONE_BLAS_THREAD = 1
 """The matrices here are small: BLAS threads cost far more in hand-offs than they save (6x on 2 cores)."""
 STRICTNESS = 1.0
-"""How many standard errors the held-out gain of learning must clear. One (a one-sided 84% test): with 1.645
-learning stayed off on code-image until half the units were reviewed although it helped from a fifth on,
-and the 15-unit minimum already keeps noise labels out (eval/RESULTS.md)."""
+"""How many standard errors the held-out ranking gain of learning must clear. One (a one-sided 84% test):
+with 1.645 learning stayed off on code-image until half the units were reviewed although it helped from a
+fifth on; noise labels are kept out by the 15-unit minimum and the log-likelihood check (eval/RESULTS.md)."""
 PROTOTYPE_PRIOR_WEIGHT = 1.0
 """How many coded units the definition counts as in a code's prototype."""
 FEATURES = ("prior", "prototype", "knn", "prevalence", "classifier", "has_classifier")
@@ -221,9 +221,8 @@ def _fit_coder(code_ids: Sequence[str], code_vectors: Matrix, units: Sequence[La
     held_out = {subset: _held_out_probabilities(codes, x, y, folds, subset) for subset in tried}
     mrr = {subset: float(reciprocal_ranks(p, y).mean()) for subset, p in held_out.items()}
     chosen = PRIOR_ONLY
-    if ALL_FEATURES in held_out:
-        gain = reciprocal_ranks(held_out[ALL_FEATURES], y) - reciprocal_ranks(held_out[PRIOR_ONLY], y)
-        chosen = ALL_FEATURES if clearly_positive(gain) else PRIOR_ONLY
+    if ALL_FEATURES in held_out and learning_helps(held_out[ALL_FEATURES], held_out[PRIOR_ONLY], y):
+        chosen = ALL_FEATURES
     classifiers = fit_classifiers(x, y)
     evidence = Evidence(codes, x, y, classifiers)
     combiner = _fit_combiner(evidence, x, y, chosen)
@@ -354,6 +353,21 @@ def reciprocal_ranks(probabilities: Matrix, y: NDArray[np.bool_]) -> NDArray[np.
     ranks = (-probabilities).argsort(axis=1).argsort(axis=1) + 1
     best = np.where(y, ranks, np.iinfo(np.int64).max).min(axis=1)
     return np.asarray(1.0 / best[y.any(axis=1)], dtype=np.float64)
+
+
+def learning_helps(learnt: Matrix, prior: Matrix, y: NDArray[np.bool_]) -> bool:
+    """Whether the held-out probabilities with the learnt features rank the decided codes clearly better
+    than the prior's, without making them less likely (log-likelihood, a proper scoring rule): labels that
+    carry no signal can win on ranks by chance, but then fit worse."""
+    rank_gain = reciprocal_ranks(learnt, y) - reciprocal_ranks(prior, y)
+    fit_gain = log_likelihoods(learnt, y) - log_likelihoods(prior, y)
+    return clearly_positive(rank_gain) and float(fit_gain.mean()) > 0
+
+
+def log_likelihoods(probabilities: Matrix, y: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Per unit, the log-likelihood of its decided codes (each code applying or not)."""
+    p = np.clip(probabilities, 1e-9, 1 - 1e-9)
+    return np.asarray(np.where(y, np.log(p), np.log(1 - p)).sum(axis=1), dtype=np.float64)
 
 
 def clearly_positive(differences: NDArray[np.float64]) -> bool:
