@@ -85,5 +85,10 @@ def test_the_lock_says_how_it_was_made_and_ci_installs_from_it_with_hashes() -> 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     command = readme.split("<!-- test-command -->", 1)[1].split("```bash\n", 1)[1].split("\n", 1)[0]
     assert "pip install --require-hashes -r requirements/lock-test.txt" in command
+    # The locked pip first, the same pin as in the lock (an older one misreads hash-pinned extras).
+    assert command.index("-r requirements/pip.txt") < command.index("-r requirements/lock-test.txt")
+    bootstrap = (ROOT / "requirements" / "pip.txt").read_text(encoding="utf-8")
+    pin = next(line for line in LOCK.read_text(encoding="utf-8").splitlines() if line.startswith("pip=="))
+    assert pin in bootstrap.splitlines()
     assert "pip install --no-deps -e ." in command  # groundcode itself adds nothing unpinned
     assert "pip check" in command
