@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from groundcode.app import Groundcode, open_groundcode
 from groundcode.domain import (
@@ -57,6 +58,19 @@ def prepared(
         (Stage.SUGGEST, source.id)
     ]
     return groundcode, source.id
+
+
+def llm_settings(tmp_path: Path, sqlite_url: str, chat_server: FakeChatServer, **more: Any) -> Settings:
+    """The llm backend against the scripted chat server."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "database_url": sqlite_url,
+        "suggestion_backend": "llm",
+        "llm_model": "openai/test-model",
+        "llm_api_base": chat_server.url,
+        "llm_api_key": "test",
+    }
+    return Settings(**(values | more))
 
 
 def comparable(suggestions: list[Suggestion]) -> list[dict[str, object]]:
@@ -117,14 +131,7 @@ def test_a_redelivered_item_makes_no_second_llm_call(
     tmp_path: Path, sqlite_url: str, e5: LocalE5Embedder, chat_server: FakeChatServer
 ) -> None:
     chat_server.responder = auto_reply
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=sqlite_url,
-        suggestion_backend="llm",
-        llm_model="openai/test-model",
-        llm_api_base=chat_server.url,
-        llm_api_key="test",
-    )
+    settings = llm_settings(tmp_path, sqlite_url, chat_server)
     groundcode, source_id = prepared(settings, e5)
 
     groundcode.handlers()[Stage.SUGGEST](source_id)
@@ -152,15 +159,7 @@ def test_the_llm_timeout_setting_reaches_the_backend(
     # queued calls ran past the fixed 120 s; GROUNDCODE_LLM_TIMEOUT_SECONDS now sets it.
     chat_server.then(Reply(delay=2.0))  # slower than the configured timeout: given up on, then retried
     chat_server.responder = auto_reply
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=sqlite_url,
-        suggestion_backend="llm",
-        llm_model="openai/test-model",
-        llm_api_base=chat_server.url,
-        llm_concurrency=1,
-        llm_timeout_seconds=0.5,
-    )
+    settings = llm_settings(tmp_path, sqlite_url, chat_server, llm_concurrency=1, llm_timeout_seconds=0.5)
     groundcode, source_id = prepared(settings, e5)
 
     groundcode.handlers()[Stage.SUGGEST](source_id)
@@ -199,14 +198,7 @@ def test_llm_prompts_show_each_blind_coders_own_decisions_and_everyones_once_rev
     tmp_path: Path, sqlite_url: str, e5: LocalE5Embedder, chat_server: FakeChatServer
 ) -> None:
     chat_server.responder = auto_reply
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=sqlite_url,
-        suggestion_backend="llm",
-        llm_model="openai/test-model",
-        llm_api_base=chat_server.url,
-        llm_api_key="test",
-    )
+    settings = llm_settings(tmp_path, sqlite_url, chat_server)
     groundcode, source_id = prepared(settings, e5)
     project = groundcode.repository.ensure_project("study")  # blind coding: the default
     ana, bob = (groundcode.accounts.add_user(name).id for name in ("ana", "bob"))
