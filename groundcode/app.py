@@ -29,7 +29,7 @@ from services.retrieval.embedding_cache import CachedEmbedder
 from services.retrieval.embeddings import Embedder, embedder_from_settings
 from services.retrieval.indexing import index_codebook_handler, index_source_handler
 from services.retrieval.vector_store import VectorStore, vector_store_from_settings
-from services.suggestion.offline import OfflineBackend
+from services.suggestion.offline import FittedCoders, OfflineBackend
 from services.suggestion.stage import LabelVectors, ScopedBackend, rerank_project, suggest_source
 
 if TYPE_CHECKING:  # imported where used: importing litellm takes seconds
@@ -86,6 +86,11 @@ class Groundcode:
         return LabelVectors(self.embedder)
 
     @cached_property
+    def fitted_coders(self) -> FittedCoders:
+        """The offline backend's learnt coders, shared by every source a rerank suggests again."""
+        return FittedCoders()
+
+    @cached_property
     def llm_backend(self) -> LiteLLMBackend:
         """Built on first use, and only when asked for: importing litellm takes seconds."""
         from services.suggestion.cache import SQLResponseCache
@@ -137,11 +142,11 @@ class Groundcode:
         by_coder = self.decision_history.decided_units(project_id)
         if shared:
             pooled = [unit for units in by_coder.values() for unit in units]
-            return [ScopedBackend(None, OfflineBackend(self.embedder, pooled))]
+            return [ScopedBackend(None, OfflineBackend(self.embedder, pooled, fitted=self.fitted_coders))]
         return [
-            ScopedBackend(None, OfflineBackend(self.embedder)),
+            ScopedBackend(None, OfflineBackend(self.embedder, fitted=self.fitted_coders)),
             *(
-                ScopedBackend(coder_id, OfflineBackend(self.embedder, units))
+                ScopedBackend(coder_id, OfflineBackend(self.embedder, units, fitted=self.fitted_coders))
                 for coder_id, units in by_coder.items()
             ),
         ]

@@ -11,6 +11,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -58,6 +61,43 @@ class _Ranking(NamedTuple):
     predicted: list[list[int]]
 
 
+class FittedCoders:
+    """The learnt coders of recent fits, by what they were fitted on: suggesting a project again fits once
+    per scope, not once per source (each fit runs dozens of cross-validated scikit-learn fits)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._found: OrderedDict[str, LearntCoder] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def fit(
+        self, code_ids: Sequence[str], code_vectors: NDArray[np.float64], units: Sequence[LabelledUnit]
+    ) -> LearntCoder:
+        """``fit_coder``'s answer, fitted again only for codes or units not seen together before."""
+        key = _fingerprint(code_ids, code_vectors, units)
+        with self._lock:
+            if key in self._found:
+                self._found.move_to_end(key)
+                return self._found[key]
+        coder = fit_coder(code_ids, code_vectors, units)
+        with self._lock:
+            self._found[key] = coder
+            while len(self._found) > self._size:
+                self._found.popitem(last=False)
+        return coder
+
+
+def _fingerprint(
+    code_ids: Sequence[str], code_vectors: NDArray[np.float64], units: Sequence[LabelledUnit]
+) -> str:
+    digest = hashlib.sha256("\x1f".join(code_ids).encode())
+    digest.update(np.ascontiguousarray(code_vectors, dtype=np.float64).tobytes())
+    for unit in units:
+        digest.update(np.asarray(unit.embedding, dtype=np.float64).tobytes())
+        digest.update("\x1f".join(sorted(unit.code_ids)).encode() + b"\x1e")
+    return digest.hexdigest()
+
+
 class OfflineBackend:
     """``SuggestionBackend`` without a language model, learning from one coder's decided units."""
 
@@ -71,9 +111,11 @@ class OfflineBackend:
         *,
         max_suggestions: int = SHOWN,
         labels_per_segment: int = 2,
+        fitted: FittedCoders | None = None,
     ) -> None:
         self._embedder = embedder
         self._decided = decided
+        self._fitted = fitted or FittedCoders(size=1)
         self._max_suggestions = max_suggestions
         self._labels_per_segment = labels_per_segment
 
@@ -105,7 +147,7 @@ class OfflineBackend:
         codes = list({c.code_id: c for r in requests for c in (r.codebook or r.candidates)}.values())
         code_vectors = np.asarray(self._embedder.embed_passages([code_text(c) for c in codes]))
         segments = np.asarray(self._embedder.embed_queries([r.text for r in requests]))
-        coder = fit_coder([c.code_id for c in codes], code_vectors, self._decided)
+        coder = self._fitted.fit([c.code_id for c in codes], code_vectors, self._decided)
         probabilities = coder.probabilities(segments, code_vectors)
         return _Ranking(
             codes=codes,

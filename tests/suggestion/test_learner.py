@@ -8,6 +8,7 @@ from numpy.typing import NDArray
 
 from services.adjudication.learning import rerank_milestone
 from services.suggestion.learner import LabelledUnit, LearntCoder, cosine, fit_coder
+from services.suggestion.offline import FittedCoders
 
 DIMENSION = 32
 CODES = [f"K{i:02d}" for i in range(6)]
@@ -101,3 +102,17 @@ def test_suggestions_are_made_again_as_answers_grow_often_at_first_then_rarely()
     assert milestones[:3] == [None, None, None]
     assert reached[:5] == [4, 5, 6, 7, 8]
     assert len(reached) < 25 and reached[-1] > 150  # ~4 per doubling of the answered segments
+
+
+def test_a_coder_is_fitted_once_for_the_same_decisions_and_again_when_they_change() -> None:
+    centres = clusters(14)
+    labels = [i % 6 for i in range(30)]
+    units = decided(units_around(centres, labels, 15), [{label} for label in labels])
+    fitted = FittedCoders(size=2)
+
+    first = fitted.fit(CODES, centres, units)
+
+    assert fitted.fit(CODES, centres, list(units)) is first  # another source of the same rerank
+    again = fitted.fit(CODES, centres, units[:-1])
+    assert again is not first and again.units == 29
+    assert fitted.fit(CODES, centres, units) is first
