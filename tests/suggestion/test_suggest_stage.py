@@ -251,7 +251,7 @@ def test_llm_prompts_show_each_blind_coders_own_decisions_and_everyones_once_rev
     groundcode.handlers()[Stage.SUGGEST](source_id)
 
     # Revealed: one shared set of suggestions, whose prompts show everyone's decisions.
-    assert examples_shown() == [(False, True), (True, False), (True, True)]
+    assert sorted(examples_shown()) == [(False, True), (True, False), (True, True)]  # calls run concurrently
     assert [groundcode.suggestions.scope_for(project.id, coder) for coder in (ana, bob)] == [None, None]
     # A milestone of answers suggests again with the offline backend only: an LLM is paid per call.
     assert groundcode.handlers()[Stage.RERANK](f"{project.id}:{ana}:8") == [] and not chat_server.received
