@@ -97,7 +97,7 @@ class StoredDecisionHistory:
         names = {code.id: code.name for code in codebook.codes} if codebook else {}
         scopes: list[str | None] = [None]
         if not pooled:
-            scopes = list(sorted({d.coder_id for d in decisions}))
+            scopes = [*sorted({d.coder_id for d in decisions})]
         return {
             scope: coder_feedback(decisions, scope, segment_texts=texts, code_names=names, limit=limit)
             for scope in scopes

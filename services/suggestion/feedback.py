@@ -36,9 +36,11 @@ def coder_feedback(
     examples.sort(key=lambda pair: pair[0], reverse=True)
     latest: list[FeedbackExample] = []
     for _, example in examples:
+        if len(latest) == limit:
+            break
         if example not in latest:  # two coders who decided alike give one example
             latest.append(example)
-    return latest[:limit]
+    return latest
 
 
 def _rejected(

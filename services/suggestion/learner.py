@@ -3,7 +3,7 @@ units a researcher has coded, weighted by what the project's own decisions show.
 
 * **Prior**: the cosine between a unit and the code's text (name, definition, inclusion, examples).
 * **Learnt evidence**, per code: a *prototype* that starts at the definition and moves towards the coded
-  units as they accrue; the nearest coded unit (*kNN*); how often the code was applied (*prevalence*); and,
+  units as they accrue; the nearest coded unit (*kNN*); how often the code was applied (*prevalence*); and
   a logistic regression on the standardised embeddings (multinomial, or one-vs-rest when units carry
   several codes).
 * A logistic **combiner** over these features gives the probability that a code applies. Whether the learnt
@@ -223,7 +223,8 @@ def _fit_coder(code_ids: Sequence[str], code_vectors: Matrix, units: Sequence[La
     chosen = PRIOR_ONLY
     if ALL_FEATURES in held_out and learning_helps(held_out[ALL_FEATURES], held_out[PRIOR_ONLY], y):
         chosen = ALL_FEATURES
-    classifiers = fit_classifiers(x, y)
+    # The prior alone reads no classifier score: fitting one would be wasted (and kept for every scoring).
+    classifiers = fit_classifiers(x, y) if chosen == ALL_FEATURES else None
     evidence = Evidence(codes, x, y, classifiers)
     combiner = _fit_combiner(evidence, x, y, chosen)
     if chosen == PRIOR_ONLY and combiner.coef_[0][0] <= 0:

@@ -266,7 +266,9 @@ def suggest_source(
     name = scoped[0].backend.backend_name
     suggestions: list[Suggestion] = []
     for coder_id, backend, feedback in scoped:
-        asked = [request.model_copy(update={"feedback": list(feedback)}) for request in requests]
+        asked = requests
+        if feedback:  # the LLM backend's examples of this scope
+            asked = [request.model_copy(update={"feedback": list(feedback)}) for request in requests]
         found = to_suggestions(asked, asyncio.run(backend.suggest(asked)), coder_id=coder_id)
         if Mode.INDUCTIVE in modes:
             embed_labels = label_vectors or LabelVectors(embedder)
