@@ -51,6 +51,24 @@ def test_codes_whose_names_say_nothing_are_learnt_from_decisions() -> None:
     assert learnt > 0.9 and learnt > prior + 0.4
 
 
+def test_a_direction_every_unit_shares_is_taken_away_when_the_decisions_show_it_misleads() -> None:
+    # Every unit leans the same way, and so do some code texts more than others: the raw cosine favours
+    # those codes for every unit. Centring (decided units' mean, codebook's mean) leaves what matters.
+    centres = clusters(20)
+    shared = np.random.default_rng(21).normal(size=DIMENSION)
+    code_texts = centres + np.linspace(0.0, 1.5, len(CODES))[:, None] * shared
+    rng = np.random.default_rng(22)
+    train, test = list(rng.integers(0, 6, 20)), list(rng.integers(0, 6, 200))
+
+    leaning = units_around(centres, train, 23, spread=1.0) + 3 * shared
+    coder = fit_coder(CODES, code_texts, decided(leaning, [{c} for c in train]))
+    held_out = units_around(centres, test, 24, spread=1.0) + 3 * shared
+
+    prior = top1(cosine(held_out, code_texts), test)
+    assert coder.learnt and 1 in coder.features  # the centred prior
+    assert top1(coder.probabilities(held_out, code_texts), test) > prior + 0.3
+
+
 def test_noise_labels_never_pull_the_ranking_below_the_prior() -> None:
     centres = clusters(6)
     rng = np.random.default_rng(7)
