@@ -224,7 +224,7 @@ def plan_import(
             dict.fromkeys(match.source.name for match in matches if match.source.id not in created_ids)
         ),
         known_codings=known_codings,
-        left_out=left_out + _unplaced_notes(qda) + _unmodelled(qda),
+        left_out=left_out + _unplaced_notes(qda) + _unmodelled(qda) + _stray_creator(qda),
     )
 
 
@@ -428,6 +428,15 @@ def _unplaced_notes(qda: QdaProject) -> list[str]:
     return [
         f"{len(unplaced)} note(s) of the project, of codes, of sources left out or of nothing are not kept: "
         + ", ".join(repr(name) for name in unplaced)
+    ]
+
+
+def _stray_creator(qda: QdaProject) -> list[str]:
+    if qda.stray_creator is None:
+        return []
+    return [
+        f"the Project's creatingUserGUID {qda.stray_creator} is not one of its Users (QualCoder writes a "
+        "random one): no coding was attributed to it"
     ]
 
 

@@ -204,6 +204,9 @@ class QdaProject(QdaModel):
     notes: list[QdaNote] = Field(default_factory=list)
     note_guids: list[Guid] = Field(default_factory=list)  # notes about the project as a whole
     ignored: dict[str, int] = Field(default_factory=dict)  # element name -> count of what was not modelled
+    # A creatingUserGUID on the Project that is not one of its Users, not used (QualCoder writes a random
+    # one: "there is no creating user in QualCoder").
+    stray_creator: Guid | None = None
 
 
 def walk_codes(
@@ -338,7 +341,10 @@ class _Reader:
             "note_guids": self.references(root),
             "ignored": dict(sorted(ignored.items())),
         }
-        return self.build(QdaProject, root, values)
+        project = self.build(QdaProject, root, values)
+        if project.creating_user is None or project.creating_user in {user.guid for user in project.users}:
+            return project
+        return project.model_copy(update={"creating_user": None, "stray_creator": project.creating_user})
 
     def user(self, element: etree._Element) -> QdaUser:
         values = {"guid": element.get("guid"), "name": element.get("name"), "id": element.get("id")}

@@ -479,3 +479,59 @@ def test_import_route_is_for_owners_and_limits_the_upload(clients: Clients) -> N
     assert answer.status_code == 400 and "broken.qdpx: nothing imported" in answer.json()["detail"]
     large = {"file": ("large.qdpx", b"x" * 100_001, "application/zip")}
     assert clients.owner.post("/projects/second/import-qdpx", files=large).status_code == 413
+
+
+def qualcoder_export() -> bytes:
+    """A .qdpx as QualCoder 3.x writes it (refi.py): a random Project creatingUserGUID that is no User
+    ("there is no creating user in QualCoder"), the coder a User by name, the text under internal://."""
+    text = "Interviewer: What changed?\nP1: Trust came back slowly.\n"
+    start = text.index("Trust")
+    xml = f"""<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" \
+name="study" origin="QualCoder 3.5" creatingUserGUID="9b1e2a43-5c6d-4e7f-8a9b-0c1d2e3f4a5b" \
+creationDateTime="2024-05-01T10:30:00Z" xmlns="urn:QDA-XML:project:1.0">
+<Users>
+<User guid="11111111-2222-4333-8444-555555555555" name="default" />
+</Users>
+<CodeBook>
+<Codes>
+<Code guid="aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee" name="trust" isCodable="true" color="#FF0000">
+<Description>Trust in institutions</Description>
+</Code>
+</Codes>
+</CodeBook>
+<Sources>
+<TextSource plainTextPath="internal://interview.txt" creatingUser="11111111-2222-4333-8444-555555555555" \
+creationDateTime="2024-05-01T10:30:00Z" guid="cccccccc-dddd-4eee-8fff-000000000000" name="interview.txt">
+<PlainTextSelection guid="dddddddd-eeee-4fff-8000-111111111111" startPosition="{start}" \
+endPosition="{start + len("Trust came back")}" creatingUser="11111111-2222-4333-8444-555555555555" \
+creationDateTime="2024-05-01T10:31:00Z">
+<Coding guid="eeeeeeee-ffff-4000-8111-222222222222" creatingUser="11111111-2222-4333-8444-555555555555" \
+creationDateTime="2024-05-01T10:31:00Z">
+<CodeRef targetGUID="aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee" />
+</Coding>
+</PlainTextSelection>
+</TextSource>
+</Sources>
+<Description>A QualCoder project</Description>
+</Project>
+"""
+    return zip_of({"project.qde": xml.encode("utf-8"), "sources/interview.txt": text.encode("utf-8")})
+
+
+def test_a_qualcoder_export_imports_although_its_creating_user_is_no_user(settings: Settings) -> None:
+    groundcode = open_groundcode(settings)
+    try:
+        qda = read_project(qualcoder_export())
+        summary = import_project(groundcode, "qc", qda, ChunkOptions(), where="qualcoder.qdpx").summary
+        project = groundcode.repository.get_project("qc")
+        codings = state.codings(groundcode.decisions.list(project.id))
+        users = {user.id: user.username for user in groundcode.accounts.list_users()}
+    finally:
+        groundcode.close()
+    assert qda.creating_user is None and qda.stray_creator == "9b1e2a43-5c6d-4e7f-8a9b-0c1d2e3f4a5b"
+    assert summary.codings_added == 1 and [users[c.coder_id] for c in codings] == ["default"]
+    assert any(
+        "creatingUserGUID 9b1e2a43-5c6d-4e7f-8a9b-0c1d2e3f4a5b is not one of its Users" in line
+        for line in summary.left_out
+    )
