@@ -19,6 +19,9 @@ from services.suggestion.learner import MIN_UNITS_TO_CALIBRATE, LabelledUnit
 from services.suggestion.models import FeedbackExample
 
 PROJECT_WIDE = (DecisionKind.MERGE,)
+ANSWERING_KINDS = state.CODING_KINDS | {DecisionKind.NO_CODE}
+"""Decisions that answer a segment. A rerank milestone counts the segments a coder has answered at some
+point: an undo does not take a milestone back (its rerank has been paid for)."""
 
 
 def learn_handler(
@@ -45,8 +48,8 @@ def learn_handler(
     for segment_id, segment in segments.items():
         code_ids = sorted({c.code_id for c in codings if c.segment_id == segment_id})
         index_exemplar(embedder, store, decision.project_id, segment, code_ids)
-    answered = state.decided_codes(decisions.list(decision.project_id, coder_ids=[decision.coder_id]))
-    milestone = rerank_milestone(len(answered))
+    answered = decisions.segments_decided(decision.project_id, decision.coder_id, ANSWERING_KINDS)
+    milestone = rerank_milestone(answered)
     if milestone is None:
         return []
     return [(Stage.RERANK, f"{decision.project_id}:{decision.coder_id}:{milestone}")]

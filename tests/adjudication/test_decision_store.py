@@ -96,3 +96,17 @@ def test_project_wide_decisions_come_with_any_segment_filter(
     )
     store.append([skip(project_id, ana, "one"), skip(project_id, ana, "two"), merge])
     assert [d.segment_id for d in store.list(project_id, segment_ids=["two"])] == ["two", None]
+
+
+def test_segments_decided_counts_a_coders_segments_by_kind_in_one_query(
+    stores: tuple[DecisionStore, str, list[str]],
+) -> None:
+    store, project_id, (ana, ben) = stores
+    no_code = [
+        Decision(project_id=project_id, coder_id=coder, kind=DecisionKind.NO_CODE, segment_id=segment)
+        for coder, segment in ((ana, "s1"), (ana, "s2"), (ana, "s2"), (ben, "s3"))
+    ]
+    store.append([*no_code, skip(project_id, ana, "s4")])
+    assert store.segments_decided(project_id, ana, [DecisionKind.NO_CODE]) == 2  # s2 once
+    assert store.segments_decided(project_id, ana, [DecisionKind.NO_CODE, DecisionKind.SKIP]) == 3
+    assert store.segments_decided(project_id, ben, [DecisionKind.ACCEPT]) == 0
