@@ -224,7 +224,7 @@ def plan_import(
             dict.fromkeys(match.source.name for match in matches if match.source.id not in created_ids)
         ),
         known_codings=known_codings,
-        left_out=left_out + _unplaced_notes(qda) + _unmodelled(qda) + _stray_creator(qda),
+        left_out=left_out + _unplaced_notes(qda) + _unmodelled(qda) + _unlisted_users(qda, users),
     )
 
 
@@ -314,7 +314,7 @@ def _accounts(
         account = next((by_id[i] for i in ids if i in by_id and i in reusable_ids), None)
         if account is None:
             account_id = next((i for i in ids if i not in by_id), new_id())
-            username = _unique_username(qda_user.name or qda_user.id or "", taken)
+            username = _unique_username(qda_user.name or qda_user.id or f"unknown-{qda_user.guid[:8]}", taken)
             account = User(
                 id=account_id, username=username, display_name=qda_user.name or username, created_at=now
             )
@@ -431,13 +431,20 @@ def _unplaced_notes(qda: QdaProject) -> list[str]:
     ]
 
 
-def _stray_creator(qda: QdaProject) -> list[str]:
-    if qda.stray_creator is None:
-        return []
-    return [
-        f"the Project's creatingUserGUID {qda.stray_creator} is not one of its Users (QualCoder writes a "
-        "random one): no coding was attributed to it"
+def _unlisted_users(qda: QdaProject, users: Mapping[str, User]) -> list[str]:
+    """Warnings on creating users the file references without listing them among its Users."""
+    found = []
+    if qda.stray_creator is not None:
+        found.append(
+            f"the Project's creatingUserGUID {qda.stray_creator} is not one of its Users (QualCoder writes "
+            "a random one): nothing was attributed to it"
+        )
+    found += [
+        f"creatingUser {guid} is not one of the file's Users: what it made is imported as coder "
+        f"{users[guid].username!r}"
+        for guid in qda.unlisted_users
     ]
+    return found
 
 
 def _unmodelled(qda: QdaProject) -> list[str]:

@@ -207,6 +207,9 @@ class QdaProject(QdaModel):
     # A creatingUserGUID on the Project that is not one of its Users, not used (QualCoder writes a random
     # one: "there is no creating user in QualCoder").
     stray_creator: Guid | None = None
+    # creatingUser GUIDs of notes, sources, selections or codings that were not among the Users: added to
+    # ``users`` without a name, so that what they made is kept and said to be of an unnamed coder.
+    unlisted_users: list[Guid] = Field(default_factory=list)
 
 
 def walk_codes(
@@ -341,10 +344,7 @@ class _Reader:
             "note_guids": self.references(root),
             "ignored": dict(sorted(ignored.items())),
         }
-        project = self.build(QdaProject, root, values)
-        if project.creating_user is None or project.creating_user in {user.guid for user in project.users}:
-            return project
-        return project.model_copy(update={"creating_user": None, "stray_creator": project.creating_user})
+        return _with_unlisted_users(self.build(QdaProject, root, values))
 
     def user(self, element: etree._Element) -> QdaUser:
         values = {"guid": element.get("guid"), "name": element.get("name"), "id": element.get("id")}
@@ -471,6 +471,28 @@ class _Reader:
 
 def _local_name(element: etree._Element) -> str:
     return etree.QName(element).localname
+
+
+def _with_unlisted_users(project: QdaProject) -> QdaProject:
+    """The project with creating users that are not among its Users set aside (the Project's own) or added
+    as unnamed Users (everything else's): files from QualCoder and hand-made exports reference such GUIDs."""
+    listed = {user.guid for user in project.users}
+    update: dict[str, Any] = {}
+    if project.creating_user is not None and project.creating_user not in listed:
+        update = {"creating_user": None, "stray_creator": project.creating_user}
+    selections = [selection for source in project.sources for selection in source.selections]
+    creators = [
+        *(note.creating_user for note in project.notes),
+        *(source.creating_user for source in project.sources),
+        *(selection.creating_user for selection in selections),
+        *(coding.creating_user for source in project.sources for coding in source.codings),
+        *(coding.creating_user for selection in selections for coding in selection.codings),
+    ]
+    unlisted = list(dict.fromkeys(guid for guid in creators if guid is not None and guid not in listed))
+    if unlisted:
+        update["unlisted_users"] = unlisted
+        update["users"] = [*project.users, *(QdaUser(guid=guid) for guid in unlisted)]
+    return project.model_copy(update=update) if update else project
 
 
 def _decode_text(data: bytes, where: str) -> str:

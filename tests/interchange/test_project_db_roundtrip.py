@@ -483,7 +483,8 @@ def test_import_route_is_for_owners_and_limits_the_upload(clients: Clients) -> N
 
 def qualcoder_export() -> bytes:
     """A .qdpx as QualCoder 3.x writes it (refi.py): a random Project creatingUserGUID that is no User
-    ("there is no creating user in QualCoder"), the coder a User by name, the text under internal://."""
+    ("there is no creating user in QualCoder"), the coder a User by name, the text under internal:// with a
+    byte-order mark; and a second coder's coding whose creatingUser the file does not list."""
     text = "Interviewer: What changed?\nP1: Trust came back slowly.\n"
     start = text.index("Trust")
     xml = f"""<?xml version="1.0" encoding="utf-8"?>
@@ -511,15 +512,24 @@ creationDateTime="2024-05-01T10:31:00Z">
 <CodeRef targetGUID="aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee" />
 </Coding>
 </PlainTextSelection>
+<PlainTextSelection guid="dddddddd-eeee-4fff-8000-333333333333" startPosition="0" endPosition="11" \
+creatingUser="77777777-8888-4999-8aaa-bbbbbbbbbbbb" creationDateTime="2024-05-01T10:32:00Z">
+<Coding guid="eeeeeeee-ffff-4000-8111-444444444444" creatingUser="77777777-8888-4999-8aaa-bbbbbbbbbbbb" \
+creationDateTime="2024-05-01T10:32:00Z">
+<CodeRef targetGUID="aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee" />
+</Coding>
+</PlainTextSelection>
 </TextSource>
 </Sources>
 <Description>A QualCoder project</Description>
 </Project>
 """
-    return zip_of({"project.qde": xml.encode("utf-8"), "sources/interview.txt": text.encode("utf-8")})
+    return zip_of({"project.qde": xml.encode("utf-8"), "sources/interview.txt": text.encode("utf-8-sig")})
 
 
-def test_a_qualcoder_export_imports_although_its_creating_user_is_no_user(settings: Settings) -> None:
+def test_a_qualcoder_export_imports_although_creating_users_are_not_among_its_users(
+    settings: Settings,
+) -> None:
     groundcode = open_groundcode(settings)
     try:
         qda = read_project(qualcoder_export())
@@ -527,11 +537,15 @@ def test_a_qualcoder_export_imports_although_its_creating_user_is_no_user(settin
         project = groundcode.repository.get_project("qc")
         codings = state.codings(groundcode.decisions.list(project.id))
         users = {user.id: user.username for user in groundcode.accounts.list_users()}
+        (source,) = groundcode.repository.list_sources(project.id)
+        source_text = source.text
     finally:
         groundcode.close()
     assert qda.creating_user is None and qda.stray_creator == "9b1e2a43-5c6d-4e7f-8a9b-0c1d2e3f4a5b"
-    assert summary.codings_added == 1 and [users[c.coder_id] for c in codings] == ["default"]
-    assert any(
-        "creatingUserGUID 9b1e2a43-5c6d-4e7f-8a9b-0c1d2e3f4a5b is not one of its Users" in line
-        for line in summary.left_out
-    )
+    assert qda.unlisted_users == ["77777777-8888-4999-8aaa-bbbbbbbbbbbb"]
+    assert summary.codings_added == 2
+    assert sorted(users[c.coder_id] for c in codings) == ["default", "unknown-77777777"]
+    assert source_text.startswith("Interviewer:")  # the BOM is not part of the text offsets count
+    warnings = "\n".join(summary.left_out)
+    assert "creatingUserGUID 9b1e2a43-5c6d-4e7f-8a9b-0c1d2e3f4a5b is not one of its Users" in warnings
+    assert "creatingUser 77777777-8888-4999-8aaa-bbbbbbbbbbbb is not one of the file's Users" in warnings

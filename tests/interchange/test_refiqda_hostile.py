@@ -123,15 +123,6 @@ def _with_members(**replacements: bytes) -> bytes:
             id="unknown-code",
         ),
         pytest.param(
-            tampered(
-                _written(),
-                f'<Coding guid="{TRUST_CODING}" creatingUser="{SARA}"',
-                f'<Coding guid="{TRUST_CODING}" creatingUser="{STRANGER}"',
-            ),
-            rf"Coding {TRUST_CODING}: creatingUser {STRANGER} is not a User of the project",
-            id="unknown-user",
-        ),
-        pytest.param(
             tampered(_written(), f'<User guid="{REZA}"', f'<User guid="{SARA}"'),
             rf"two Users share the GUID {SARA}",
             id="duplicate-guid",
