@@ -37,6 +37,7 @@ from services.adjudication.models import (
     BulkPreview,
     BulkRequest,
     CodeCount,
+    CodingFilter,
     CodingRow,
     DecideRequest,
     DecisionResult,
@@ -250,16 +251,20 @@ async def codebook_counts(who: ProjectReader, groundcode: GroundcodeDep) -> list
     return await asyncio.to_thread(groundcode.adjudication.code_counts, who)
 
 
+CodingFilterDep = Annotated[CodingFilter, Query()]
+
+
 @router.get("/projects/{project}/codings")
-async def codings(who: ProjectReader, groundcode: GroundcodeDep) -> list[CodingRow]:
-    """Every coding you may see: accepted, edited, created or hand-made; suggestions are not codings."""
-    return await asyncio.to_thread(groundcode.adjudication.coding_rows, who)
+async def codings(who: ProjectReader, groundcode: GroundcodeDep, where: CodingFilterDep) -> list[CodingRow]:
+    """The codings you may see (accepted, edited, created or hand-made; suggestions are not codings), of a
+    code and its sub-codes, a coder or a source if asked."""
+    return await asyncio.to_thread(groundcode.adjudication.coding_rows, who, where)
 
 
 @router.get("/projects/{project}/codings.csv", response_class=Response)
-async def codings_csv(who: ProjectReader, groundcode: GroundcodeDep) -> Response:
+async def codings_csv(who: ProjectReader, groundcode: GroundcodeDep, where: CodingFilterDep) -> Response:
     """The codings as CSV (UTF-8 with BOM, so spreadsheet programs read Persian correctly; no formulas)."""
-    rows = await asyncio.to_thread(groundcode.adjudication.coding_rows, who)
+    rows = await asyncio.to_thread(groundcode.adjudication.coding_rows, who, where)
     return Response(
         csv_text(codings_table(rows)),
         media_type="text/csv; charset=utf-8",

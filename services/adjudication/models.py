@@ -246,6 +246,14 @@ class Me(Model):
     projects: dict[str, Role]
 
 
+class CodingFilter(Model):
+    """Which codings to retrieve (any, where a field is not given)."""
+
+    code: str | None = Field(default=None, description="A code's id or name: its codings and its sub-codes'.")
+    coder: str | None = Field(default=None, description="A coder's username.")
+    source: str | None = Field(default=None, description="A source's name or id.")
+
+
 class CodingRow(Model):
     """A coding for listing and CSV export."""
 

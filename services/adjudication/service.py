@@ -15,6 +15,7 @@ from groundcode.domain import (
     Access,
     Code,
     Codebook,
+    Coding,
     Decision,
     DecisionKind,
     Role,
@@ -40,6 +41,7 @@ from services.adjudication.models import (
     CandidateView,
     CodeCount,
     CodeRequest,
+    CodingFilter,
     CodingRow,
     CodingView,
     ContextSegment,
@@ -183,8 +185,9 @@ class Adjudication:
             for code in self.visible_codes(who)
         ]
 
-    def coding_rows(self, who: Access) -> list[CodingRow]:
-        """Every coding visible to this member, in source order, for listing and export."""
+    def coding_rows(self, who: Access, where: CodingFilter | None = None) -> list[CodingRow]:
+        """The codings visible to this member (those ``where`` asks for), in source order, for listing and
+        export. A code, coder or source the filter names that does not exist is an error, not no rows."""
         decisions = self.visible_decisions(who)
         snapshots = {d.id: d.suggestion for d in decisions}
         codes = self._repository.code_index(who.project.id)
@@ -193,6 +196,8 @@ class Adjudication:
         found = sorted(
             state.codings(decisions), key=lambda c: (sources[c.source_id].name, c.start, c.code_id)
         )
+        if where is not None:
+            found = _matching_codings(found, where, codes, users, sources)
         segments = self._repository.get_segments(sorted({c.segment_id for c in found}))
         return [
             CodingRow(
@@ -738,6 +743,33 @@ class Adjudication:
             for s, source_id in self._suggestions.matching(who.project.id, where, coder_id=self._scope(who))
             if s.segment_id not in reviewed
         ]
+
+
+def _matching_codings(
+    codings: list[Coding],
+    where: CodingFilter,
+    codes: dict[str, Code],
+    users: dict[str, str],
+    sources: dict[str, Source],
+) -> list[Coding]:
+    if where.code is not None:
+        key = same_name_key(where.code)
+        named = {c.id for c in codes.values() if where.code == c.id or same_name_key(c.name) == key}
+        if not named:
+            raise AdjudicationError(f"code: the project has no code {where.code!r}")
+        wanted = state.codes_under(codes.values(), named)
+        codings = [c for c in codings if c.code_id in wanted]
+    if where.coder is not None:
+        coders = {user_id for user_id, name in users.items() if name == where.coder}
+        if not coders:
+            raise AdjudicationError(f"coder: no user is called {where.coder!r}")
+        codings = [c for c in codings if c.coder_id in coders]
+    if where.source is not None:
+        chosen = {s.id for s in sources.values() if where.source in (s.id, s.name)}
+        if not chosen:
+            raise AdjudicationError(f"source: the project has no source {where.source!r}")
+        codings = [c for c in codings if c.source_id in chosen]
+    return codings
 
 
 def _ancestors(codebook: Codebook, code_id: str) -> set[str]:

@@ -164,3 +164,18 @@ def decided_codes(decisions: Sequence[Decision]) -> dict[tuple[str, str], frozen
     for coding in codings(decisions):
         answered.setdefault((coding.coder_id, coding.segment_id), set()).add(coding.code_id)
     return {key: frozenset(codes) for key, codes in answered.items()}
+
+
+def codes_under(codes: Iterable[Code], roots: set[str]) -> set[str]:
+    """The ids of ``roots`` and of every code below one of them in the hierarchy."""
+    children: dict[str | None, list[str]] = {}
+    for code in codes:
+        children.setdefault(code.parent_id, []).append(code.id)
+    found: set[str] = set()
+    pending = list(roots)
+    while pending:
+        code_id = pending.pop()
+        if code_id not in found:
+            found.add(code_id)
+            pending += children.get(code_id, [])
+    return found

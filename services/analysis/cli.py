@@ -21,6 +21,7 @@ from groundcode.app import open_groundcode
 from groundcode.domain import Access
 from groundcode.settings import Settings
 from groundcode.storage.repository import NotFoundError
+from services.adjudication.models import CodingFilter
 from services.analysis.saturation import Curve, ModeChoice, Order
 
 if TYPE_CHECKING:
@@ -161,20 +162,32 @@ def _export_command(what: Export) -> None:
             ExportFormat | None,
             typer.Option("--format", help="csv, xlsx or md (default: from --out's suffix)."),
         ] = None,
+        code: Annotated[
+            str | None, typer.Option(help="Only the codings of this code (name or id) and its sub-codes.")
+        ] = None,
+        coder: Annotated[str | None, typer.Option(help="Only this coder's codings (username).")] = None,
+        source: Annotated[str | None, typer.Option(help="Only this source's codings (name or id).")] = None,
     ) -> None:
         chosen = output_format or _format_of(out)
         if chosen not in FORMATS[what]:
             allowed = ", ".join(f.value for f in FORMATS[what])
             raise typer.BadParameter(f"{what.value} exports as {allowed}", param_hint="--format")
+        where = CodingFilter(code=code, coder=coder, source=source)
+        if what == Export.CODEBOOK and where != CodingFilter():
+            raise typer.BadParameter("the codebook export takes no filter", param_hint="--code")
+        from services.adjudication.service import AdjudicationError
         from services.analysis.exports import csv_text, xlsx_bytes
 
         with _analysis(project) as (analysis, operator):
             if what == Export.CODEBOOK:
                 data = analysis.codebook_markdown(operator).encode("utf-8")
             else:
-                table = (analysis.codings_table if what == Export.CODINGS else analysis.matrix_table)(
-                    operator
-                )
+                try:
+                    table = (analysis.codings_table if what == Export.CODINGS else analysis.matrix_table)(
+                        operator, where
+                    )
+                except AdjudicationError as error:  # a code, coder or source the filter names is unknown
+                    raise typer.BadParameter(str(error)) from error
                 data = xlsx_bytes(table) if chosen == ExportFormat.XLSX else csv_text(table).encode("utf-8")
         out.write_bytes(data)
         console.print(f"Wrote {out} (every coder's codings, as the local operator)")

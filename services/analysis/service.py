@@ -17,6 +17,7 @@ from groundcode.storage.decisions import CODEBOOK_KEY, DecisionStore, VersionCon
 from groundcode.storage.repository import Repository
 from groundcode.storage.suggestions import SuggestionFilter, SuggestionStore
 from services.adjudication import state
+from services.adjudication.models import CodingFilter
 from services.adjudication.service import Adjudication
 from services.analysis import axial, exports, saturation
 from services.analysis.axial import AxialApplyRequest, AxialOptions, AxialProposal, GroupingError, Placement
@@ -97,13 +98,13 @@ class Analysis:
         codes = axial.apply_grouping(who.project.id, codebook.codes, request.groups)
         return self.repository.save_codebook(who.project.id, codebook.name, codes)
 
-    def codings_table(self, who: Access) -> exports.Table:
-        return exports.codings_table(self.adjudication.coding_rows(who))
+    def codings_table(self, who: Access, where: CodingFilter | None = None) -> exports.Table:
+        return exports.codings_table(self.adjudication.coding_rows(who, where))
 
-    def matrix_table(self, who: Access) -> exports.Table:
+    def matrix_table(self, who: Access, where: CodingFilter | None = None) -> exports.Table:
         sources = saturation.ordered_sources(self.repository.list_sources(who.project.id), "name")
         return exports.matrix_table(
-            self.adjudication.coding_rows(who),
+            self.adjudication.coding_rows(who, where),
             [source.name for source in sources],
             self.adjudication.code_counts(who),
         )

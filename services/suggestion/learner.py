@@ -209,7 +209,8 @@ class Evidence:
             if self._classifiers is not None
             else (np.zeros(prior.shape), np.zeros(prior.shape))
         )
-        centred = cosine(normalised(units) - self._examples.mean(axis=0), self.codes - self.codes.mean(axis=0))
+        units_centre, codes_centre = self._examples.mean(axis=0), self.codes.mean(axis=0)
+        centred = cosine(normalised(units) - units_centre, self.codes - codes_centre)
         columns = [row_z(prior), row_z(centred), row_z(prototype), row_z(knn), prevalence]
         return np.stack([*columns, classifier, has_classifier], axis=2)
 

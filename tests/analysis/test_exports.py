@@ -39,6 +39,31 @@ def test_codings_as_csv_with_a_bom_and_every_coder(study_data: Path, tmp_path: P
     assert datetime.fromisoformat(persian["decided_at"]).tzinfo is not None
 
 
+def test_codings_of_one_code_and_coder(study_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "budget.csv"
+    run(
+        study_data,
+        "export",
+        "codings",
+        "-p",
+        "study",
+        "--code",
+        "budget constraints",
+        "--coder",
+        "cyrus",
+        "--out",
+        str(out),
+    )
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert rows and {(row["code"], row["coder"]) for row in rows} == {("Budget constraints", "cyrus")}
+    unknown = CliRunner().invoke(
+        cli,
+        ["export", "codings", "-p", "study", "--code", "Budgt", "--out", str(out)],
+        env={"GROUNDCODE_DATA_DIR": str(study_data)},
+    )
+    assert unknown.exit_code == 2 and "no code 'Budgt'" in unknown.output
+
+
 def test_codings_as_xlsx_readable_with_openpyxl(study_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "codings.xlsx"
     run(study_data, "export", "codings", "-p", "study", "--format", "xlsx", "--out", str(out))
