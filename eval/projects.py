@@ -33,9 +33,9 @@ from eval.metrics import Estimate, Label, Number, Rating, bootstrap, krippendorf
 from eval.report import ReportInfo, estimate_cells, number, provenance_rows, write_files
 from eval.scoring import Agreement, Answer, AnswerScores, agreement, answer_scores, set_label
 from eval.tasks import BackendOptions, Setup, by_segment
+from groundcode import state
 from groundcode.app import Groundcode
 from groundcode.domain import Codebook, Coding, Project, Segment, Source, Stage, Suggestion
-from services.adjudication import state
 
 MODEL = "(model)"
 """The suggestion model's name among the coders (no username can contain parentheses)."""

@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 
 from pydantic import Field
 
+from groundcode import state
 from groundcode.domain import (
     Code,
     Codebook,
@@ -69,7 +70,6 @@ from groundcode.interchange.refiqda import (
     normalize_guid,
     walk_codes,
 )
-from services.adjudication import state
 from services.chunking.ingest import segments_for
 from services.chunking.language import detect_language
 from services.chunking.segmenter import ChunkOptions

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,20 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (safe to call on every start, by many processes)."""
+    _run_migrations(engine, command.upgrade, "head")
+
+
+def downgrade_to(engine: Engine, revision: str) -> None:
+    """Take the schema back to an older Alembic revision (tests of a migration's data step)."""
+    _run_migrations(engine, command.downgrade, revision)
+
+
+def _run_migrations(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with _migration_lock(engine), engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        step(config, revision)
 
 
 @contextmanager

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import distinct, func, insert, or_, select, update
+from sqlalchemy import delete, distinct, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from groundcode.domain import Decision, DecisionKind, Stage
+from groundcode.state import ReviewMark, review_mark
 from groundcode.storage.database import transaction
 from groundcode.storage.repository import NotFoundError
-from groundcode.storage.tables import DecisionRow, ReviewHeadRow
+from groundcode.storage.tables import DecisionRow, ReviewHeadRow, ReviewMarkRow
 from groundcode.storage.work_items import insert_if_absent
 
 CODEBOOK_KEY = "codebook"
@@ -65,7 +66,37 @@ class DecisionStore:
                 session.execute(insert(DecisionRow).values(**decision.model_dump()))
                 if follow_up is not None:
                     insert_if_absent(session, follow_up, decision.id)
+            touched = {(d.project_id, d.coder_id, d.segment_id) for d in decisions if d.segment_id}
+            for project_id, coder_id, segment_id in sorted(touched):
+                _refresh_mark(session, project_id, coder_id, segment_id)
         return seen
+
+    def review_marks(self, project_id: str, coder_id: str) -> dict[str, ReviewMark]:
+        """Segment -> where the coder's review of it stands, for the segments reviewed or skipped."""
+        query = select(ReviewMarkRow.segment_id, ReviewMarkRow.mark).where(
+            ReviewMarkRow.project_id == project_id, ReviewMarkRow.coder_id == coder_id
+        )
+        with self._sessions() as session:
+            return {segment_id: _mark(mark) for segment_id, mark in session.execute(query)}
+
+    def last_undoable(self, project_id: str, coder_id: str) -> Decision | None:
+        """The coder's most recent decision that is not an undo and not undone yet (what ``undo`` cancels:
+        an undo itself is never undone, the next one back is), with one indexed query."""
+        undo = aliased(DecisionRow)
+        query = (
+            select(DecisionRow)
+            .where(
+                DecisionRow.project_id == project_id,
+                DecisionRow.coder_id == coder_id,
+                DecisionRow.kind != DecisionKind.UNDO.value,
+                ~exists().where(undo.undoes == DecisionRow.id),
+            )
+            .order_by(DecisionRow.seq.desc())
+            .limit(1)
+        )
+        with self._sessions() as session:
+            row = session.scalar(query)
+            return _decision(row) if row is not None else None
 
     def get(self, decision_id: str) -> Decision:
         with self._sessions() as session:
@@ -141,6 +172,39 @@ def _advance(session: Session, coder_id: str, key: str, expected: int | None) ->
     except IntegrityError as error:  # another request created it first
         raise VersionConflict(key, 0, 1) from error
     return 1
+
+
+def _refresh_mark(session: Session, project_id: str, coder_id: str, segment_id: str) -> None:
+    """Recompute the coder's review mark of the segment from their decisions on it (a handful)."""
+    rows = session.scalars(
+        select(DecisionRow)
+        .where(
+            DecisionRow.project_id == project_id,
+            DecisionRow.coder_id == coder_id,
+            DecisionRow.segment_id == segment_id,
+        )
+        .order_by(DecisionRow.seq)
+    )
+    mark = review_mark([_decision(row) for row in rows], coder_id, segment_id)
+    key = (
+        ReviewMarkRow.project_id == project_id,
+        ReviewMarkRow.coder_id == coder_id,
+        ReviewMarkRow.segment_id == segment_id,
+    )
+    session.execute(delete(ReviewMarkRow).where(*key))
+    if mark is not None:
+        session.execute(
+            insert(ReviewMarkRow).values(
+                project_id=project_id, coder_id=coder_id, segment_id=segment_id, mark=mark
+            )
+        )
+
+
+def _mark(value: str) -> ReviewMark:
+    match value:
+        case "reviewed" | "skipped":
+            return value
+    raise ValueError(f"review_marks: unknown mark {value!r}")
 
 
 def _decision(row: DecisionRow) -> Decision:

@@ -224,7 +224,10 @@ class DecisionRow(Base):
     referenced without foreign keys, so re-chunking or re-suggesting never deletes human work."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_project_coder", "project_id", "coder_id", "seq"),)
+    __table_args__ = (
+        Index("ix_decisions_project_coder", "project_id", "coder_id", "seq"),
+        Index("ix_decisions_undoes", "undoes"),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -256,6 +259,19 @@ class ReviewHeadRow(Base):
     coder_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
+
+
+class ReviewMarkRow(Base):
+    """Where one coder's review of one segment stands ("reviewed" or "skipped"; no row: neither), derived
+    from the decisions and kept in step with them in the transaction that appends them, so that a review
+    page reads it instead of folding the coder's whole decision log."""
+
+    __tablename__ = "review_marks"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    coder_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    segment_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    mark: Mapped[str] = mapped_column(String(16))
 
 
 class ProjectSettingsRow(Base):

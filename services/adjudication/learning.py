@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 
+from groundcode import state
 from groundcode.domain import DecisionKind, Stage
 from groundcode.queue.ports import FollowUps
 from groundcode.storage.decisions import DecisionStore
 from groundcode.storage.repository import Repository
-from services.adjudication import state
 from services.retrieval.embeddings import Embedder
 from services.retrieval.indexing import index_exemplar
 from services.retrieval.vector_store import VectorStore

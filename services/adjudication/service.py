@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
+from groundcode import state
 from groundcode.domain import (
     Access,
     Code,
@@ -30,7 +31,6 @@ from groundcode.storage.decisions import DecisionStore, VersionConflict, review_
 from groundcode.storage.repository import NotFoundError, Repository
 from groundcode.storage.suggestions import SuggestionFilter, SuggestionStore
 from groundcode.textsafety import control_character_problem, same_name_key
-from services.adjudication import state
 from services.adjudication.models import (
     RTL_LANGUAGES,
     AcceptRequest,
@@ -141,9 +141,7 @@ class Adjudication:
     def progress(self, who: Access) -> list[SourceProgress]:
         """Per source: segments with suggestions, and how many of them this member reviewed or skipped."""
         matches = self._suggestions.matching(who.project.id, SuggestionFilter(), coder_id=self._scope(who))
-        mine = self._decisions.list(who.project.id, coder_ids=[who.user.id])
-        reviewed = state.reviewed_segments(mine, who.user.id)
-        skipped = state.skipped_segments(mine, who.user.id)
+        reviewed, skipped = self._marked(who)
         by_source: dict[str, set[str]] = {}
         for suggestion, source_id in matches:
             by_source.setdefault(source_id, set()).add(suggestion.segment_id)
@@ -349,8 +347,7 @@ class Adjudication:
         """Cancel this coder's most recent decision that is still in force (exactly: the state becomes what
         it was before it); a code it created or a merge it made is taken back out of the codebook."""
         who.require(Role.OWNER, Role.CODER)
-        mine = self._decisions.list(who.project.id, coder_ids=[who.user.id])
-        target = state.last_undoable(mine, who.user.id)
+        target = self._decisions.last_undoable(who.project.id, who.user.id)
         if target is None:
             return UndoResult(undone=None, undo=None, version=None), None
         undo = Decision(
@@ -403,6 +400,12 @@ class Adjudication:
 
     # Helpers
 
+    def _marked(self, who: Access) -> tuple[set[str], set[str]]:
+        """``(reviewed, skipped)``: this member's segments, from the review marks kept with the decisions."""
+        marks = self._decisions.review_marks(who.project.id, who.user.id)
+        reviewed = {segment_id for segment_id, mark in marks.items() if mark == "reviewed"}
+        return reviewed, set(marks) - reviewed
+
     def _queue(self, who: Access, where: ReviewFilter) -> tuple[list[str], list[str]]:
         """``(every matching segment, the segments of the asked status)``, both in the asked order; skipped
         segments come last in the to-do queue."""
@@ -418,9 +421,7 @@ class Adjudication:
                 ordered = uncertain_first(ordered, confidences)
             case unknown:
                 assert_never(unknown)
-        mine = self._decisions.list(who.project.id, coder_ids=[who.user.id])
-        reviewed = state.reviewed_segments(mine, who.user.id)
-        skipped = state.skipped_segments(mine, who.user.id)
+        reviewed, skipped = self._marked(who)
         match where.status:
             case "todo":
                 queue = [s for s in ordered if s not in reviewed and s not in skipped]
@@ -736,8 +737,7 @@ class Adjudication:
             source_id=request.source_id,
             mode="deductive",
         )
-        mine = self._decisions.list(who.project.id, coder_ids=[who.user.id])
-        reviewed = state.reviewed_segments(mine, who.user.id)
+        reviewed, _ = self._marked(who)
         return [
             (s, source_id)
             for s, source_id in self._suggestions.matching(who.project.id, where, coder_id=self._scope(who))

@@ -11,12 +11,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from groundcode import state
 from groundcode.app import Groundcode
 from groundcode.domain import Access, Codebook, Coding, Project, Role, User
 from groundcode.storage.decisions import CODEBOOK_KEY, DecisionStore, VersionConflict
 from groundcode.storage.repository import Repository
 from groundcode.storage.suggestions import SuggestionFilter, SuggestionStore
-from services.adjudication import state
 from services.adjudication.models import CodingFilter
 from services.adjudication.service import Adjudication
 from services.analysis import axial, exports, saturation

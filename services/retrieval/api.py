@@ -13,12 +13,12 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import Field, model_validator
 
+from groundcode import state
 from groundcode.app import Groundcode
 from groundcode.auth import ProjectReader
 from groundcode.domain import Access, Model
 from groundcode.http import GroundcodeDep, build_app
 from groundcode.settings import Settings
-from services.adjudication import state
 from services.retrieval.embeddings import Embedder
 from services.retrieval.search import (
     CodeCandidate,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from groundcode import state
 from groundcode.domain import Decision, DecisionKind
-from services.adjudication import state
 from services.suggestion.models import FeedbackExample
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from groundcode.domain import Code
-from services.adjudication.state import codes_under
+from groundcode.state import codes_under
 from tests.adjudication.conftest import Team
 
 Json = dict[str, Any]

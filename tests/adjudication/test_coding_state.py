@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from groundcode import state
 from groundcode.domain import Decision, DecisionKind, Role
-from services.adjudication import state
 
 PROJECT = "p"
 
@@ -36,10 +36,8 @@ def test_undo_restores_exactly_the_state_before() -> None:
     undo = decision(DecisionKind.UNDO, undoes=edit.id, segment_id="s1")
     assert state.codings([first, edit, undo]) == before
     # Undo again cancels the next most recent decision: the first acceptance.
-    assert state.last_undoable([first, edit, undo], "ana") == first
     second_undo = decision(DecisionKind.UNDO, undoes=first.id, segment_id="s1")
     assert state.codings([first, edit, undo, second_undo]) == []
-    assert state.last_undoable([first, edit, undo, second_undo], "ana") is None
 
 
 def test_each_coder_has_their_own_codings_of_the_same_suggestion() -> None:
@@ -96,7 +94,6 @@ def test_no_code_applies_reviews_the_segment_until_a_later_coding_or_its_undo() 
     assert state.no_code_segments([*marked, coded, undo_coding]) == {"ana": {"s1"}}
 
     undo = decision(DecisionKind.UNDO, undoes=no_code.id, segment_id="s1")
-    assert state.last_undoable(marked, "ana") == no_code
     assert state.no_code_segments([*marked, undo]) == {}
     assert state.skipped_segments([*marked, undo], "ana") == {"s1"}  # exactly the state before
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from groundcode.domain import Decision, DecisionKind, Stage
 from groundcode.storage.accounts import AccountStore
-from groundcode.storage.database import session_factory
+from groundcode.storage.database import create_database_engine, downgrade_to, migrate, session_factory
 from groundcode.storage.decisions import DecisionStore, VersionConflict
 from groundcode.storage.repository import Repository
 from groundcode.storage.work_items import WorkItemStore
@@ -110,3 +110,49 @@ def test_segments_decided_counts_a_coders_segments_by_kind_in_one_query(
     assert store.segments_decided(project_id, ana, [DecisionKind.NO_CODE]) == 2  # s2 once
     assert store.segments_decided(project_id, ana, [DecisionKind.NO_CODE, DecisionKind.SKIP]) == 3
     assert store.segments_decided(project_id, ben, [DecisionKind.ACCEPT]) == 0
+
+
+def _decision(project_id: str, coder_id: str, kind: DecisionKind, segment_id: str, **more: str) -> Decision:
+    return Decision(project_id=project_id, coder_id=coder_id, kind=kind, segment_id=segment_id, **more)
+
+
+def test_review_marks_follow_every_decision_and_undo_in_the_same_transaction(
+    stores: tuple[DecisionStore, str, list[str]],
+) -> None:
+    store, project_id, (ana, ben) = stores
+    skipped = _decision(project_id, ana, DecisionKind.SKIP, "s1")
+    marked = _decision(project_id, ana, DecisionKind.NO_CODE, "s2")
+    store.append([skipped, marked, _decision(project_id, ben, DecisionKind.SKIP, "s3")])
+    assert store.review_marks(project_id, ana) == {"s1": "skipped", "s2": "reviewed"}
+    assert store.review_marks(project_id, ben) == {"s3": "skipped"}
+
+    store.append([_decision(project_id, ana, DecisionKind.NO_CODE, "s1")])  # reviewed after all
+    assert store.review_marks(project_id, ana) == {"s1": "reviewed", "s2": "reviewed"}
+    assert store.last_undoable(project_id, ana) == store.list(project_id, coder_ids=[ana])[-1]
+
+    for _ in range(2):  # undo the last two: s1 is skipped again, s2 not reviewed any more
+        target = store.last_undoable(project_id, ana)
+        assert target is not None and target.segment_id is not None
+        store.append([_decision(project_id, ana, DecisionKind.UNDO, target.segment_id, undoes=target.id)])
+    assert store.review_marks(project_id, ana) == {"s1": "skipped"}
+    assert store.last_undoable(project_id, ana) == skipped
+    store.append([_decision(project_id, ana, DecisionKind.UNDO, "s1", undoes=skipped.id)])
+    assert store.last_undoable(project_id, ana) is None and store.review_marks(project_id, ana) == {}
+
+
+def test_the_migration_marks_the_decisions_made_before_it(database_url: str) -> None:
+    engine = create_database_engine(database_url)
+    try:
+        migrate(engine)
+        sessions = session_factory(engine)
+        project_id = Repository(sessions).ensure_project("before-marks").id
+        ana = AccountStore(sessions).add_user("ana-before-marks").id
+        store = DecisionStore(sessions)
+        store.append([skip(project_id, ana, "s1"), _decision(project_id, ana, DecisionKind.NO_CODE, "s2")])
+        with engine.begin() as connection:  # as a database of revision 0007 would hold them
+            connection.execute(text("DELETE FROM review_marks"))
+        downgrade_to(engine, "0007")
+        migrate(engine)
+        assert store.review_marks(project_id, ana) == {"s1": "skipped", "s2": "reviewed"}
+    finally:
+        engine.dispose()

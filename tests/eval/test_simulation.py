@@ -23,10 +23,10 @@ from eval.simulation import (
     write_simulation_report,
 )
 from eval.tasks import setup_axial
+from groundcode import state
 from groundcode.app import Groundcode, open_groundcode
 from groundcode.domain import DecisionKind
 from groundcode.settings import Settings
-from services.adjudication import state
 from services.retrieval.embeddings import LocalE5Embedder
 
 TOPICS = {

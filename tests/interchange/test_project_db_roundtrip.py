@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from groundcode import state
 from groundcode.app import Groundcode, open_groundcode
 from groundcode.cli import app as cli
 from groundcode.domain import Access, DecisionKind, Role, Suggestion
@@ -25,7 +26,6 @@ from groundcode.server import create_app
 from groundcode.settings import Settings
 from groundcode.storage.decisions import DecisionStore
 from groundcode.storage.tables import Base
-from services.adjudication import state
 from services.adjudication.models import DecideRequest, MergeRequest
 from services.chunking.segmenter import ChunkOptions
 from tests.interchange.support import (

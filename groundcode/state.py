@@ -8,6 +8,7 @@ any moment is a fold over the decisions in order, and undoing a decision restore
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from groundcode.domain import Code, Coding, Decision, DecisionKind, Role
 
@@ -119,12 +120,16 @@ def skipped_segments(decisions: Sequence[Decision], coder_id: str) -> set[str]:
     return skipped - reviewed_segments(decisions, coder_id)
 
 
-def last_undoable(decisions: Sequence[Decision], coder_id: str) -> Decision | None:
-    """The coder's most recent decision that is not an undo and not undone yet (what ``undo`` cancels)."""
-    undone = undone_ids(decisions)
-    for decision in reversed(decisions):
-        if decision.coder_id == coder_id and decision.kind != DecisionKind.UNDO and decision.id not in undone:
-            return decision
+ReviewMark = Literal["reviewed", "skipped"]
+
+
+def review_mark(decisions: Sequence[Decision], coder_id: str, segment_id: str) -> ReviewMark | None:
+    """Where the coder's review of the segment stands: reviewed, skipped or neither. ``decisions`` may be
+    only the coder's decisions on that segment: nothing else changes it."""
+    if segment_id in reviewed_segments(decisions, coder_id):
+        return "reviewed"
+    if segment_id in skipped_segments(decisions, coder_id):
+        return "skipped"
     return None
 
 
