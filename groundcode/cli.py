@@ -478,6 +478,27 @@ def _print_sources(groundcode: Groundcode, project: Project) -> None:
 
 
 @app.command()
+def projects() -> None:
+    """List the projects of this data folder, with their sources, codebook and members."""
+    with _groundcode() as groundcode:
+        found = groundcode.repository.list_projects()
+        if not found:
+            console.print("No projects yet: 'groundcode init -p NAME' or 'groundcode import FILES -p NAME'.")
+            return
+        table = Table("project", "sources", "codebook", "members", "created (UTC)")
+        for project in found:
+            codebook = groundcode.repository.latest_codebook(project.id)
+            table.add_row(
+                project.name,
+                str(len(groundcode.repository.list_sources(project.id))),
+                f"{codebook.name} v{codebook.version} ({len(codebook.codes)} codes)" if codebook else "-",
+                ", ".join(m.user.username for m in groundcode.accounts.members(project.id)) or "-",
+                f"{project.created_at:%Y-%m-%d %H:%M}",
+            )
+        console.print(table)
+
+
+@app.command()
 def sources(project: ProjectOption = "default") -> None:
     """List the project's sources with their segment counts."""
     with _groundcode() as groundcode:
@@ -933,4 +954,4 @@ def _project(groundcode: Groundcode, name: str) -> Project:
     try:
         return groundcode.repository.get_project(name)
     except NotFoundError as error:
-        raise _fail(str(error)) from error
+        raise _fail(error.for_operator()) from error

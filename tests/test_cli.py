@@ -118,6 +118,19 @@ def test_segments_of_an_unknown_project_is_a_clear_error(env: dict[str, str]) ->
     assert "no project named 'nobody'" in output
 
 
+def test_projects_are_listed_and_a_mistyped_name_says_which_there_are(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    assert "No projects yet" in run("projects")[1]
+    (tmp_path / "one.txt").write_text(TRANSCRIPT, encoding="utf-8")
+    assert run("import", "one.txt", "-p", "my-study")[0] == 0
+    assert run("init", "-p", "pilot")[0] == 0
+    code, output = run("projects")
+    assert code == 0 and "my-study" in output and "pilot" in output
+    code, output = run("sources", "-p", "my-studdy")
+    assert code == 1 and "the projects here are 'my-study', 'pilot'" in " ".join(output.split())
+
+
 def import_budget_and_trust(directory: Path) -> None:
     """Import a four-turn transcript and a two-code codebook (``groundcode import ... --unit turn``)."""
     (directory / "one.txt").write_text(

@@ -67,7 +67,7 @@ def export(
         try:
             target = groundcode.repository.get_project(project)
         except NotFoundError as error:
-            raise typer.BadParameter(str(error), param_hint="PROJECT") from error
+            raise typer.BadParameter(error.for_operator(), param_hint="PROJECT") from error
         stored = groundcode.repository.latest_codebook(target.id, codebook)
     if stored is None:
         named = f" named {codebook!r}" if codebook else ""
@@ -97,7 +97,7 @@ def approve(
         try:
             who = local_operator(groundcode.repository.get_project(project))
         except NotFoundError as error:
-            raise _fail(str(error)) from error
+            raise _fail(error.for_operator()) from error
         codes = groundcode.adjudication.visible_codes(who)
         found = next((c for c in codes if code in (c.id, c.name)), None)
         if found is None:
@@ -159,8 +159,11 @@ def export_command(
     with closing(open_groundcode(Settings())) as groundcode:
         try:
             target = groundcode.repository.get_project(project)
+        except NotFoundError as error:
+            raise _fail(error.for_operator()) from error
+        try:
             data, exported = export_project(groundcode, target, groundcode.decisions.list(target.id))
-        except (NotFoundError, InterchangeError) as error:
+        except InterchangeError as error:
             raise _fail(str(error)) from error
     try:
         out.write_bytes(data)

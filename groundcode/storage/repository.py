@@ -27,6 +27,28 @@ ModelT = TypeVar("ModelT", Source, Segment)
 class NotFoundError(LookupError):
     """A named project, source or codebook does not exist."""
 
+    def for_operator(self) -> str:
+        """The message for the local operator, who may see every project (over HTTP: ``str``)."""
+        return str(self)
+
+
+class UnknownProjectError(NotFoundError):
+    """No project has the name; the operator's message names the projects there are (a typo in ``-p`` is
+    the usual cause). Over HTTP only the plain message: members must not learn other projects' names."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no project named {name!r}; run 'groundcode init' or import a file first")
+        self.name = name
+        self.known = known
+
+    def for_operator(self) -> str:
+        if not self.known:
+            return str(self)
+        return (
+            f"no project named {self.name!r}; the projects here are {', '.join(map(repr, self.known))} "
+            f"(create a new one with 'groundcode init -p {self.name}')"
+        )
+
 
 class Repository:
     """All reads and writes of the core entities; each public method is one transaction."""
@@ -57,7 +79,7 @@ class Repository:
     def get_project(self, name: str) -> Project:
         project = self.find_project(name)
         if project is None:
-            raise NotFoundError(f"no project named {name!r}; run 'groundcode init' or import a file first")
+            raise UnknownProjectError(name, [known.name for known in self.list_projects()])
         return project
 
     def project_by_id(self, project_id: str) -> Project:

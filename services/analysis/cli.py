@@ -58,7 +58,7 @@ def _analysis(project: str) -> Iterator[tuple[Analysis, Access]]:
         try:
             found = groundcode.repository.get_project(project)
         except NotFoundError as error:
-            raise typer.BadParameter(str(error), param_hint="--project") from error
+            raise typer.BadParameter(error.for_operator(), param_hint="--project") from error
         yield analysis_of(groundcode), local_operator(found)
 
 

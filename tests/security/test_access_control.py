@@ -378,3 +378,9 @@ def test_a_new_code_that_only_looks_different_is_refused(team: Team) -> None:
         assert refused.status_code == 400, lookalike
         assert "already has a code 'Trust'" in refused.text or "control character" in refused.text
     assert "Trust" in code_names(team.owner) and len(code_names(team.owner)) == 4
+
+
+def test_an_unknown_project_over_http_names_no_other_project(team: Team) -> None:
+    # The command line lists the projects for a mistyped name; a member over HTTP must not learn them.
+    answer = team.coder.get("/projects/nowhere/codings")
+    assert answer.status_code == 404 and "study" not in answer.text and "elsewhere" not in answer.text
