@@ -21,7 +21,7 @@ from groundcode.queue import WorkService
 from groundcode.settings import Settings
 from groundcode.storage.accounts import AccountError
 from groundcode.storage.decisions import VersionConflict
-from groundcode.storage.repository import NotFoundError
+from groundcode.storage.repository import CodebookRaceError, NotFoundError
 from services.adjudication.service import AdjudicationError
 
 
@@ -85,6 +85,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     NotFoundError: 404,  # unknown projects, sources, segments, codebooks
     PermissionDenied: 403,  # a member whose role does not allow the action
     VersionConflict: 409,  # the review changed since it was loaded
+    CodebookRaceError: 409,  # two edits stored the same codebook version at once
     AdjudicationError: 400,  # a decision that cannot be made as asked
     AccountError: 400,
 }

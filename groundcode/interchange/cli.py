@@ -27,7 +27,8 @@ from groundcode.interchange.projects import ImportSummary, export_project, impor
 from groundcode.interchange.refiqda import read_project, walk_codes, write_codebook
 from groundcode.settings import Settings
 from groundcode.storage.repository import NotFoundError
-from services.analysis.service import local_operator
+from services.analysis.codebook_edit import TOP_LEVEL, CodebookEditError, CodeEdit
+from services.analysis.service import analysis_of, local_operator
 from services.chunking.segmenter import ChunkOptions
 
 codebook_app = typer.Typer(help="Codebooks in and out of a project.", no_args_is_help=True)
@@ -106,6 +107,53 @@ def approve(
         if changed is not None:
             _follow(groundcode, [(Stage.INDEX_CODEBOOK, [changed.id])])
         console.print(f"Code [bold]{escape(found.name)}[/bold] approved.")
+
+
+@codebook_app.command("edit")
+def edit(
+    code: Annotated[str, typer.Argument(help="The code's name or id.")],
+    project: ProjectOption = "default",
+    name: Annotated[str | None, typer.Option(help="Rename it.")] = None,
+    definition: Annotated[str | None, typer.Option(help="Re-define it.")] = None,
+    color: Annotated[str | None, typer.Option(help='Recolour it: "#RRGGBB" ("" for none).')] = None,
+    parent: Annotated[str | None, typer.Option(help="Move it under this code (name or id).")] = None,
+    top: Annotated[bool, typer.Option("--top", help="Move it to the top level.")] = False,
+    retire: Annotated[
+        bool,
+        typer.Option("--retire", help="Take it out of the codebook (no longer suggested; codings stay)."),
+    ] = False,
+) -> None:
+    """Edit one code of the project's codebook, as an owner: a new codebook version, indexed again."""
+    if top and parent is not None:
+        raise typer.BadParameter("give --parent or --top, not both", param_hint="--top")
+    with closing(open_groundcode(Settings())) as groundcode:
+        try:
+            who = local_operator(groundcode.repository.get_project(project))
+        except NotFoundError as error:
+            raise _fail(error.for_operator()) from error
+        stored = groundcode.repository.latest_codebook(who.project.id)
+        if stored is None:
+            raise _fail(f"project {project!r} has no codebook yet")
+        codes = {c.id: c for c in stored.codes} | {c.name: c for c in stored.codes}
+        if code not in codes or (parent is not None and parent not in codes):
+            missing = code if code not in codes else parent
+            raise _fail(f"the codebook of {project!r} has no code {missing!r}")
+        change = CodeEdit(
+            codebook_version=stored.version,
+            code_id=codes[code].id,
+            name=name,
+            definition=definition,
+            color=color,
+            parent_id=TOP_LEVEL if top else codes[parent].id if parent is not None else None,
+            retire=retire,
+        )
+        try:
+            saved, changed = analysis_of(groundcode).edit_code(who, change)
+        except CodebookEditError as error:
+            raise _fail(str(error)) from error
+        if changed:
+            _follow(groundcode, [(Stage.INDEX_CODEBOOK, [saved.id])])
+    console.print(f"Codebook {saved.name!r} version {saved.version}: {len(saved.codes)} codes.")
 
 
 def _render(codebook: Codebook, project_id: str, output_format: CodebookFormat) -> tuple[bytes, list[str]]:

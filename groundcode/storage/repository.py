@@ -32,6 +32,10 @@ class NotFoundError(LookupError):
         return str(self)
 
 
+class CodebookRaceError(RuntimeError):
+    """Another writer stored the same codebook version at the same moment; reload and edit again."""
+
+
 class UnknownProjectError(NotFoundError):
     """No project has the name; the operator's message names the projects there are (a typo in ``-p`` is
     the usual cause). Over HTTP only the plain message: members must not learn other projects' names."""
@@ -220,12 +224,21 @@ class Repository:
         codebook = Codebook(
             project_id=project_id, name=name, version=(latest.version + 1 if latest else 1), codes=list(codes)
         )
+        try:
+            self._insert_codebook(codebook)
+        except IntegrityError as error:  # uq_codebooks_version: a concurrent save took this version
+            raise CodebookRaceError(
+                f"codebook {name!r} version {codebook.version} was saved by another edit just now; reload it"
+            ) from error
+        return codebook, True
+
+    def _insert_codebook(self, codebook: Codebook) -> None:
         with transaction(self._sessions) as session:
             session.add(
                 CodebookRow(
                     id=codebook.id,
-                    project_id=project_id,
-                    name=name,
+                    project_id=codebook.project_id,
+                    name=codebook.name,
                     version=codebook.version,
                     created_at=codebook.created_at,
                 )
@@ -235,7 +248,6 @@ class Repository:
                 CodeRow(codebook_id=codebook.id, position=position, **code.model_dump())
                 for position, code in enumerate(codebook.codes)
             )
-        return codebook, True
 
     def get_codebook(self, codebook_id: str) -> Codebook:
         """One stored codebook version by id."""

@@ -12,10 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import Response
 
-from groundcode.auth import ProjectCoder, ProjectReader
+from groundcode.auth import ProjectCoder, ProjectOwner, ProjectReader
 from groundcode.domain import Codebook, Stage
 from groundcode.http import GroundcodeDep, WorkDep
 from services.analysis.axial import AxialApplyRequest, AxialOptions, AxialProposal, GroupingError, Linkage
+from services.analysis.codebook_edit import CodebookEditError, CodeEdit
 from services.analysis.plots import saturation_png
 from services.analysis.saturation import (
     ModeChoice,
@@ -82,6 +83,21 @@ async def axial_proposal(
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     return await asyncio.to_thread(analysis_of(groundcode).axial_proposal, who, options)
+
+
+@router.post("/projects/{project}/codebook/edit")
+async def codebook_edit(
+    request: CodeEdit, who: ProjectOwner, groundcode: GroundcodeDep, work: WorkDep
+) -> Codebook:
+    """Rename, re-define, recolour, move or retire one code (owners): a new codebook version, indexed again.
+    409 if the codebook changed since ``codebook_version``."""
+    try:
+        codebook, changed = await asyncio.to_thread(analysis_of(groundcode).edit_code, who, request)
+    except CodebookEditError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from error
+    if changed:
+        await work.runner.submit(Stage.INDEX_CODEBOOK, codebook.id)
+    return codebook
 
 
 @router.post("/projects/{project}/axial/apply")

@@ -21,6 +21,7 @@ from services.adjudication.models import CodingFilter
 from services.adjudication.service import Adjudication
 from services.analysis import axial, exports, saturation
 from services.analysis.axial import AxialApplyRequest, AxialOptions, AxialProposal, GroupingError, Placement
+from services.analysis.codebook_edit import CodebookEditError, CodeEdit, edited_codes
 from services.analysis.naming import JsonCompleter, name_groups
 from services.analysis.saturation import Order, SaturationReport, SaturationRule, SuggestionSelection
 from services.retrieval.embeddings import Embedder
@@ -97,6 +98,20 @@ class Analysis:
             raise VersionConflict(CODEBOOK_KEY, request.codebook_version, codebook.version)
         codes = axial.apply_grouping(who.project.id, codebook.codes, request.groups)
         return self.repository.save_codebook(who.project.id, codebook.name, codes)
+
+    def edit_code(self, who: Access, edit: CodeEdit) -> tuple[Codebook, bool]:
+        """A new codebook version with one code renamed, re-defined, recoloured, moved or retired (owners
+        only). Refused with a version conflict if the codebook changed since ``edit.codebook_version``.
+        Returns ``(codebook, changed)``."""
+        who.require(Role.OWNER)
+        codebook = self.repository.latest_codebook(who.project.id)
+        if codebook is None:
+            raise CodebookEditError("the project has no codebook yet")
+        if codebook.version != edit.codebook_version:
+            raise VersionConflict(CODEBOOK_KEY, edit.codebook_version, codebook.version)
+        return self.repository.save_codebook(
+            who.project.id, codebook.name, edited_codes(codebook.codes, edit)
+        )
 
     def codings_table(self, who: Access, where: CodingFilter | None = None) -> exports.Table:
         return exports.codings_table(self.adjudication.coding_rows(who, where))

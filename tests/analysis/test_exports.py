@@ -126,3 +126,21 @@ def test_saturation_prints_the_point_and_writes_png_and_csv(study_data: Path, tm
     rows = list(csv.DictReader(io.StringIO((tmp_path / "study-saturation.csv").read_text("utf-8-sig"))))
     assert [int(row["accepted_cumulative"]) for row in rows][-1] == len(CODES)
     assert rows[13]["source"] == "interview_14.txt"
+
+
+def test_a_code_is_renamed_and_moved_on_the_command_line(study_data: Path, tmp_path: Path) -> None:
+    output = run(
+        study_data, "codebook", "edit", "Citizen trust", "-p", "study", "--name", "Trust in services"
+    )
+    assert "version 2" in output
+    run(study_data, "codebook", "edit", "Digital skills", "-p", "study", "--parent", "Trust in services")
+    out = tmp_path / "codebook.md"
+    run(study_data, "export", "codebook", "-p", "study", "--out", str(out))
+    text = out.read_text(encoding="utf-8")
+    assert "Trust in services" in text and "Citizen trust" not in text
+    refused = CliRunner().invoke(
+        cli,
+        ["codebook", "edit", "Trust in services", "-p", "study", "--parent", "Digital skills"],
+        env={"GROUNDCODE_DATA_DIR": str(study_data)},
+    )
+    assert refused.exit_code == 1 and "which lies within it" in " ".join(refused.output.split())
