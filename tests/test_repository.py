@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import Engine
 
 from groundcode.domain import Code, Segment, SegmentUnit, Source, content_hash, derived_id
 from groundcode.storage.database import session_factory
-from groundcode.storage.repository import NotFoundError, Repository
+from groundcode.storage.repository import CodebookRaceError, NotFoundError, Repository
 
 PERSIAN = "مصاحبه‌گر: نظر شما درباره‌ی حکمرانی هوشمند چیست؟ 👩🏽‍🔬 café"
 
@@ -93,3 +95,20 @@ def test_codebook_versions_only_when_changed(repository: Repository) -> None:
     assert second.version == 2
     latest = repository.latest_codebook(project.id, "main")
     assert latest is not None and latest.codes == [parent, edited]
+
+
+def test_codebook_saves_racing_for_one_version_store_each_version_once(repository: Repository) -> None:
+    project = repository.ensure_project("race")
+
+    def save(number: int) -> str:
+        try:
+            repository.save_codebook(project.id, "book", [Code(name=f"code {number}")])
+        except CodebookRaceError:
+            return "refused"
+        return "stored"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(save, range(16)))
+    latest = repository.latest_codebook(project.id, "book")
+    assert latest is not None and set(outcomes) <= {"stored", "refused"}
+    assert latest.version == outcomes.count("stored")  # no version lost, none stored twice
