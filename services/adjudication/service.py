@@ -195,7 +195,8 @@ class Adjudication:
             state.codings(decisions), key=lambda c: (sources[c.source_id].name, c.start, c.code_id)
         )
         if where is not None:
-            found = _matching_codings(found, where, codes, users, sources)
+            members = {m.user.id: m.user.username for m in self._accounts.members(who.project.id)}
+            found = _matching_codings(found, where, codes, members, sources)
         segments = self._repository.get_segments(sorted({c.segment_id for c in found}))
         return [
             CodingRow(
@@ -749,7 +750,7 @@ def _matching_codings(
     codings: list[Coding],
     where: CodingFilter,
     codes: dict[str, Code],
-    users: dict[str, str],
+    members: dict[str, str],
     sources: dict[str, Source],
 ) -> list[Coding]:
     if where.code is not None:
@@ -760,9 +761,10 @@ def _matching_codings(
         wanted = state.codes_under(codes.values(), named)
         codings = [c for c in codings if c.code_id in wanted]
     if where.coder is not None:
-        coders = {user_id for user_id, name in users.items() if name == where.coder}
+        # Among the project's members only: any other name would tell who has an account elsewhere.
+        coders = {user_id for user_id, name in members.items() if name == where.coder}
         if not coders:
-            raise AdjudicationError(f"coder: no user is called {where.coder!r}")
+            raise AdjudicationError(f"coder: no member of the project is called {where.coder!r}")
         codings = [c for c in codings if c.coder_id in coders]
     if where.source is not None:
         chosen = {s.id for s in sources.values() if where.source in (s.id, s.name)}

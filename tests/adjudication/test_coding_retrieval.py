@@ -65,3 +65,10 @@ def test_a_code_takes_its_sub_codes_codings_with_it() -> None:
     ]
     assert codes_under(tree, {"barriers"}) == {"barriers", "budget", "cuts"}
     assert codes_under(tree, {"budget", "trust"}) == {"budget", "cuts", "trust"}
+
+
+def test_a_coder_filter_names_no_account_outside_the_project(team: Team) -> None:
+    # otto has an account (owner of another project): to study's members he is as unknown as anyone.
+    for name in ("otto", "nobody"):
+        answer = team.coder.get("/projects/study/codings", params={"coder": name})
+        assert answer.status_code == 400 and "no member of the project is called" in answer.json()["detail"]
