@@ -242,7 +242,6 @@ def _fit_coder(code_ids: Sequence[str], code_vectors: Matrix, units: Sequence[La
     chosen = max(helping, key=mrr.__getitem__, default=PRIOR_ONLY)
     # A subset without the classifier reads no classifier score: fitting one would be wasted.
     classifiers = fit_classifiers(x, y) if uses_classifier(chosen) else None
-    scores = scores if uses_classifier(chosen) else None
     combiner = _fit_combiner(Evidence(codes, x, y, classifiers), x, y, chosen, scores)
     if chosen == PRIOR_ONLY and combiner.coef_[0][0] <= 0:
         # The decisions contradict the prior's ranking (noise, or too few): keep it, uncalibrated.
@@ -354,13 +353,12 @@ def _held_out_probabilities(
         if not y[train].any():
             found[test] = softmax_rows(cosine(x[test], codes) / ZERO_SHOT_TEMPERATURE)
             continue
-        read = scores if uses_classifier(subset) else None
         evidence = Evidence(codes, x[train], y[train], None)
-        training_scores = (read[0][train], read[1][train]) if read else None
+        training_scores = (scores[0][train], scores[1][train]) if scores is not None else None
         combiner = _fit_combiner(evidence, x[train], y[train], subset, training_scores)
         features = evidence.features(x[test], cosine(x[test], codes))
-        if read:
-            features[..., list(CLASSIFIER_FEATURES)] = np.stack((read[0][test], read[1][test]), axis=2)
+        if scores is not None:
+            features[..., list(CLASSIFIER_FEATURES)] = np.stack((scores[0][test], scores[1][test]), axis=2)
         chosen = features[..., list(subset)].reshape(-1, len(subset))
         found[test] = combiner.predict_proba(chosen)[:, 1].reshape(-1, y.shape[1])
     return found
