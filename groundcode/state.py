@@ -184,3 +184,13 @@ def codes_under(codes: Iterable[Code], roots: set[str]) -> set[str]:
             found.add(code_id)
             pending += children.get(code_id, [])
     return found
+
+
+def without_code(codes: Sequence[Code], code_id: str, *, children_to: str | None) -> list[Code]:
+    """The codes without ``code_id``; its sub-codes move under ``children_to`` (a merge's kept code, or the
+    removed code's own parent when it is retired)."""
+    return [
+        code.model_copy(update={"parent_id": children_to}) if code.parent_id == code_id else code
+        for code in codes
+        if code.id != code_id
+    ]

@@ -322,15 +322,11 @@ class Adjudication:
             raise AdjudicationError("a code cannot be merged into itself")
         codebook = self._codebook(who)
         kept, merged = self._code(who, request.code_id), self._code(who, request.merged_code_id)
-        if merged.id in _ancestors(codebook, kept.id):
+        if kept.id in state.codes_under(codebook.codes, {merged.id}):
             raise AdjudicationError(
                 f"{kept.name!r} is nested under {merged.name!r}: merge it the other way round"
             )
-        codes = [
-            code.model_copy(update={"parent_id": kept.id}) if code.parent_id == merged.id else code
-            for code in codebook.codes
-            if code.id != merged.id
-        ]
+        codes = state.without_code(codebook.codes, merged.id, children_to=kept.id)
         changed, _ = self._repository.save_codebook(who.project.id, codebook.name, codes)
         decision = Decision(
             project_id=who.project.id,
@@ -772,16 +768,6 @@ def _matching_codings(
             raise AdjudicationError(f"source: the project has no source {where.source!r}")
         codings = [c for c in codings if c.source_id in chosen]
     return codings
-
-
-def _ancestors(codebook: Codebook, code_id: str) -> set[str]:
-    parents = {code.id: code.parent_id for code in codebook.codes}
-    found: set[str] = set()
-    parent = parents.get(code_id)
-    while parent is not None and parent not in found:
-        found.add(parent)
-        parent = parents.get(parent)
-    return found
 
 
 def _neighbour(ordered: Sequence[str], pool: Sequence[str], current: str, step: int) -> str | None:

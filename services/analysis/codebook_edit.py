@@ -14,6 +14,7 @@ from pydantic import Field
 from groundcode.codebook_io import CodebookFormatError, check_codes
 from groundcode.domain import Code, Model
 from groundcode.interchange.refiqda import is_rgb_color
+from groundcode.state import codes_under, without_code
 
 TOP_LEVEL = ""
 
@@ -41,11 +42,7 @@ def edited_codes(codes: Sequence[Code], edit: CodeEdit) -> list[Code]:
     if code is None:
         raise CodebookEditError(f"the codebook has no code with id {edit.code_id!r}")
     if edit.retire:
-        return [
-            other.model_copy(update={"parent_id": code.parent_id}) if other.parent_id == code.id else other
-            for other in codes
-            if other.id != code.id
-        ]
+        return without_code(codes, code.id, children_to=code.parent_id)
     changes: dict[str, object] = {}
     if edit.name is not None:
         changes["name"] = edit.name.strip()
@@ -56,7 +53,7 @@ def edited_codes(codes: Sequence[Code], edit: CodeEdit) -> list[Code]:
             raise CodebookEditError(f"code {code.name!r}: colour {edit.color!r} is not #RRGGBB or #RGB")
         changes["color"] = edit.color or None
     if edit.parent_id is not None:
-        changes["parent_id"] = _new_parent(code, edit.parent_id, by_id)
+        changes["parent_id"] = _new_parent(code, edit.parent_id, codes)
     if not changes.get("name", code.name):
         raise CodebookEditError(f"code {code.name!r}: a code needs a name")
     edited = [other.model_copy(update=changes) if other.id == code.id else other for other in codes]
@@ -67,16 +64,12 @@ def edited_codes(codes: Sequence[Code], edit: CodeEdit) -> list[Code]:
     return edited
 
 
-def _new_parent(code: Code, parent_id: str, by_id: dict[str, Code]) -> str | None:
+def _new_parent(code: Code, parent_id: str, codes: Sequence[Code]) -> str | None:
     if parent_id == TOP_LEVEL:
         return None
-    if parent_id not in by_id:
+    parent = next((other for other in codes if other.id == parent_id), None)
+    if parent is None:
         raise CodebookEditError(f"code {code.name!r}: the codebook has no code with id {parent_id!r}")
-    ancestor: str | None = parent_id
-    while ancestor is not None:
-        if ancestor == code.id:
-            raise CodebookEditError(
-                f"code {code.name!r} cannot move under {by_id[parent_id].name!r}, which lies within it"
-            )
-        ancestor = by_id[ancestor].parent_id
+    if parent_id in codes_under(codes, {code.id}):
+        raise CodebookEditError(f"code {code.name!r} cannot move under {parent.name!r}, which lies within it")
     return parent_id
