@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.bench_decisions import fresh_database
 from groundcode.app import Groundcode, open_groundcode
+from groundcode.codebook_io import parse_codebook
 from groundcode.domain import Access, Decision, DecisionKind, Role, Stage
 from groundcode.settings import Settings
 from services.adjudication.models import NoCodeRequest, ReviewFilter
@@ -35,8 +36,6 @@ ROUNDS = 30
 
 def prepare(groundcode: Groundcode) -> Access:
     """The sample study, suggested, and a coder's access to it."""
-    from groundcode.codebook_io import parse_codebook
-
     repository = groundcode.repository
     project = repository.ensure_project("history")
     samples = resources.files("groundcode") / "samples"

@@ -7,6 +7,7 @@ Codebooks go in through ``groundcode import --codebook FILE`` (YAML, JSON, CSV o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from contextlib import closing
 from enum import StrEnum
 from pathlib import Path
@@ -19,7 +20,7 @@ from rich.markup import escape
 from groundcode.app import Groundcode, open_groundcode
 from groundcode.bounded import BoundExceededError, run_bounded
 from groundcode.codebook_io import format_codebook_yaml
-from groundcode.domain import Codebook, SegmentUnit, Stage
+from groundcode.domain import Code, Codebook, SegmentUnit, Stage
 from groundcode.interchange.codebook import qdc_from_codes, qdc_losses
 from groundcode.interchange.errors import InterchangeError
 from groundcode.interchange.mapping import parse_user_map
@@ -100,9 +101,7 @@ def approve(
         except NotFoundError as error:
             raise _fail(error.for_operator()) from error
         codes = groundcode.adjudication.visible_codes(who)
-        found = next((c for c in codes if code in (c.id, c.name)), None)
-        if found is None:
-            raise _fail(f"project {project!r} has no code {code!r}")
+        found = _code_named(codes, code, project)
         changed = groundcode.adjudication.approve_code(who, found.id)
         if changed is not None:
             _follow(groundcode, [(Stage.INDEX_CODEBOOK, [changed.id])])
@@ -134,17 +133,15 @@ def edit(
         stored = groundcode.repository.latest_codebook(who.project.id)
         if stored is None:
             raise _fail(f"project {project!r} has no codebook yet")
-        codes = {c.id: c for c in stored.codes} | {c.name: c for c in stored.codes}
-        if code not in codes or (parent is not None and parent not in codes):
-            missing = code if code not in codes else parent
-            raise _fail(f"the codebook of {project!r} has no code {missing!r}")
+        edited = _code_named(stored.codes, code, project)
+        new_parent = _code_named(stored.codes, parent, project).id if parent is not None else None
         change = CodeEdit(
             codebook_version=stored.version,
-            code_id=codes[code].id,
+            code_id=edited.id,
             name=name,
             definition=definition,
             color=color,
-            parent_id=TOP_LEVEL if top else codes[parent].id if parent is not None else None,
+            parent_id=TOP_LEVEL if top else new_parent,
             retire=retire,
         )
         try:
@@ -154,6 +151,14 @@ def edit(
         if changed:
             _follow(groundcode, [(Stage.INDEX_CODEBOOK, [saved.id])])
     console.print(f"Codebook {saved.name!r} version {saved.version}: {len(saved.codes)} codes.")
+
+
+def _code_named(codes: Sequence[Code], wanted: str, project: str) -> Code:
+    """The code whose id or name is ``wanted``; exits with an error naming it if there is none."""
+    found = next((code for code in codes if wanted in (code.id, code.name)), None)
+    if found is None:
+        raise _fail(f"project {project!r} has no code {wanted!r}")
+    return found
 
 
 def _render(codebook: Codebook, project_id: str, output_format: CodebookFormat) -> tuple[bytes, list[str]]:

@@ -7,6 +7,8 @@ grouping changes the codebook, so it is for owners and coders, and the new versi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -15,6 +17,7 @@ from fastapi.responses import Response
 from groundcode.auth import ProjectCoder, ProjectOwner, ProjectReader
 from groundcode.domain import Codebook, Stage
 from groundcode.http import GroundcodeDep, WorkDep
+from groundcode.queue import WorkService
 from services.analysis.axial import AxialApplyRequest, AxialOptions, AxialProposal, GroupingError, Linkage
 from services.analysis.codebook_edit import CodebookEditError, CodeEdit
 from services.analysis.plots import saturation_png
@@ -91,13 +94,7 @@ async def codebook_edit(
 ) -> Codebook:
     """Rename, re-define, recolour, move or retire one code (owners): a new codebook version, indexed again.
     409 if the codebook changed since ``codebook_version``."""
-    try:
-        codebook, changed = await asyncio.to_thread(analysis_of(groundcode).edit_code, who, request)
-    except CodebookEditError as error:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from error
-    if changed:
-        await work.runner.submit(Stage.INDEX_CODEBOOK, codebook.id)
-    return codebook
+    return await _new_version(work, partial(analysis_of(groundcode).edit_code, who, request))
 
 
 @router.post("/projects/{project}/axial/apply")
@@ -106,9 +103,15 @@ async def axial_apply(
 ) -> Codebook:
     """Apply the groups you accepted (renamed, codes moved as you like): a new codebook version where each
     group's code is the parent of its codes. 409 if the codebook changed since ``codebook_version``."""
+    return await _new_version(work, partial(analysis_of(groundcode).apply_axial, who, request))
+
+
+async def _new_version(work: WorkService, save: Callable[[], tuple[Codebook, bool]]) -> Codebook:
+    """Store a new codebook version off the event loop (400 for a change that cannot be made) and index it
+    again if it changed."""
     try:
-        codebook, changed = await asyncio.to_thread(analysis_of(groundcode).apply_axial, who, request)
-    except GroupingError as error:
+        codebook, changed = await asyncio.to_thread(save)
+    except (CodebookEditError, GroupingError) as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from error
     if changed:
         await work.runner.submit(Stage.INDEX_CODEBOOK, codebook.id)
