@@ -21,8 +21,8 @@ from pathlib import Path
 
 from groundcode.app import Groundcode, open_groundcode, wait_until_finished
 from groundcode.domain import SegmentUnit, Stage
-from groundcode.queue import WorkService
 from groundcode.queue.ports import FollowUps
+from groundcode.queue.taskiq_queue import WorkService
 from groundcode.settings import Settings
 from groundcode.storage.repository import Repository
 from services.chunking.ingest import ReadOptions, chunk_source, import_file

@@ -8,18 +8,22 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from eval.tasks import Provenance, RunOptions, TaskName
-from groundcode.app import open_groundcode
+from eval.seeds import TaskName
 from groundcode.domain import Stage
+from groundcode.errors import NoDatabaseError, NotFoundError
 from groundcode.settings import Settings
-from groundcode.storage.repository import NotFoundError
+
+# The evaluation's machinery (the services, scikit-learn, scipy, matplotlib) is imported inside the commands
+# that run it: every other groundcode command, and --help, would pay seconds for it.
+if TYPE_CHECKING:
+    from eval.tasks import Provenance, RunOptions
 
 app = typer.Typer(
     help="Benchmark suggestions against published codebooks and your own coding (see eval/README.md).",
@@ -86,6 +90,8 @@ def _task_command(task: TaskName) -> Callable[..., None]:
             ),
         ] = None,
     ) -> None:
+        from eval.tasks import RunOptions
+
         options = RunOptions(
             **_backend(backend, model, api_base, seed), limit=limit, resamples=resamples, threshold=threshold
         )
@@ -104,8 +110,6 @@ for _task in TaskName:
 
 def evaluate(task: TaskName, options: RunOptions, out: Path) -> None:
     """Run ``task``, print its main numbers and write its report to ``out``."""
-    # Imported here: scikit-learn, scipy and matplotlib take seconds to load, and every other groundcode
-    # command would pay for them.
     from eval.report import headline
     from eval.runs import evaluate_task
 
@@ -328,9 +332,14 @@ def codings_import(
     unit) and coded on its segment by its coder (an account without a password, made a coder of the
     project). Rows that cannot be found are listed; a malformed file imports nothing."""
     from eval.codings import CodingsFileError, import_codings
+    from groundcode.app import open_groundcode
     from groundcode.cli import _process  # imported here: groundcode.cli imports this module
 
-    with closing(open_groundcode(Settings())) as groundcode:
+    try:
+        opened = open_groundcode(Settings(), create=False)
+    except NoDatabaseError as error:
+        raise _fail(str(error)) from error
+    with closing(opened) as groundcode:
         try:
             target = groundcode.repository.get_project(project)
             data = file.read_bytes()

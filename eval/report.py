@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from eval import plots
 from eval.metrics import AssignmentScores, Coverage, Estimate, coverage, one_to_one_matches, score_assignment
-from eval.tasks import AxialRun, OpenCodingRun, Prediction, Provenance, RunOptions, TaskName
+from eval.seeds import TaskName
+from eval.tasks import AxialRun, OpenCodingRun, Prediction, Provenance, RunOptions
 from groundcode.domain import utcnow
 
 SWEEP = [round(0.80 + step / 100, 2) for step in range(21)]

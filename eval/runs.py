@@ -28,7 +28,7 @@ from eval.projects import (
     write_project_report,
 )
 from eval.report import Report, RunInfo, axial_report, open_coding_report, write_report
-from eval.seeds import PARADIGM_FILE, load
+from eval.seeds import PARADIGM_FILE, TaskName, load
 from eval.simulation import (
     SimulationOptions,
     SimulationReport,
@@ -40,7 +40,6 @@ from eval.simulation import (
 from eval.tasks import (
     AXIAL_TASKS,
     RunOptions,
-    TaskName,
     choose_units,
     provenance,
     run_axial,
@@ -174,7 +173,7 @@ def evaluate_project(
 
 def read_user_project(base: Settings, name: str) -> ProjectData:
     """The project's codebook and human codings, from the user's database."""
-    groundcode = open_groundcode(base)
+    groundcode = open_groundcode(base, create=False)
     try:
         return read_project(groundcode, name)
     finally:

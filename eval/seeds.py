@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from enum import StrEnum
 from importlib import resources
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class TaskName(StrEnum):
+    """The evaluation tasks built from the seed papers (``groundcode eval NAME``)."""
+
+    SUBTHEME_THEME = "subtheme-theme"
+    CODE_IMAGE = "code-image"
+    CONCEPT_COMPONENT = "concept-component"
+    OPEN_CODING = "open-coding"
+
 
 DATASETS = resources.files("eval") / "datasets"
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +25,7 @@ from eval.seeds import (
     THEMES_FILE,
     AxialDataset,
     Dataset,
+    TaskName,
     Unit,
     code_to_image,
     concept_to_component,
@@ -38,14 +38,6 @@ from groundcode.settings import Settings
 from services.chunking.ingest import ReadOptions, import_file
 from services.chunking.segmenter import ChunkOptions
 from services.suggestion.stage import ModeSetting, suggest_source
-
-
-class TaskName(StrEnum):
-    SUBTHEME_THEME = "subtheme-theme"
-    CODE_IMAGE = "code-image"
-    CONCEPT_COMPONENT = "concept-component"
-    OPEN_CODING = "open-coding"
-
 
 AXIAL_TASKS: dict[TaskName, tuple[str, Callable[[Dataset], AxialDataset]]] = {
     TaskName.SUBTHEME_THEME: (THEMES_FILE, subtheme_to_theme),

@@ -13,27 +13,28 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from groundcode.coding_scope import CodingScope
 from groundcode.domain import Stage, WorkItem, WorkStatus
-from groundcode.queue import StageHandler, WorkService
-from groundcode.queue.ports import FollowUps
+from groundcode.errors import NoDatabaseError
+from groundcode.queue.ports import FollowUps, StageHandler
 from groundcode.settings import Settings
 from groundcode.storage.accounts import AccountStore
-from groundcode.storage.database import create_database_engine, migrate, session_factory
+from groundcode.storage.database import create_database_engine, migrate, session_factory, sqlite_file
 from groundcode.storage.decisions import DecisionStore
+from groundcode.storage.memos import MemoStore
 from groundcode.storage.repository import Repository
 from groundcode.storage.suggestions import SuggestionStore
 from groundcode.storage.work_items import WorkItemStore
-from services.adjudication.learning import StoredDecisionHistory, learn_handler
-from services.adjudication.service import Adjudication
-from services.chunking.ingest import chunk_source
-from services.retrieval.embedding_cache import CachedEmbedder
-from services.retrieval.embeddings import Embedder, embedder_from_settings
-from services.retrieval.indexing import index_codebook_handler, index_source_handler
-from services.retrieval.vector_store import VectorStore, vector_store_from_settings
-from services.suggestion.offline import FittedCoders, OfflineBackend
-from services.suggestion.stage import LabelVectors, ScopedBackend, rerank_project, suggest_source
 
-if TYPE_CHECKING:  # imported where used: importing litellm takes seconds
+# The services are imported where they are built, not here: a command that only reads the database (status,
+# sources, --help) must not pay seconds for chromadb, scikit-learn, taskiq or litellm.
+if TYPE_CHECKING:
+    from groundcode.queue.taskiq_queue import WorkService
+    from services.adjudication.learning import StoredDecisionHistory
+    from services.adjudication.service import Adjudication
+    from services.retrieval.embeddings import Embedder
+    from services.retrieval.vector_store import VectorStore
     from services.suggestion.llm import LiteLLMBackend
+    from services.suggestion.offline import FittedCoders
+    from services.suggestion.stage import LabelVectors, ScopedBackend
 
 ALL_STAGES: tuple[Stage, ...] = tuple(Stage)
 NEXT_STAGE: dict[Stage, Stage] = {Stage.CHUNK: Stage.INDEX, Stage.INDEX: Stage.SUGGEST}
@@ -58,6 +59,7 @@ class Groundcode:
     work_items: WorkItemStore
     suggestions: SuggestionStore
     decisions: DecisionStore
+    memos: MemoStore
     accounts: AccountStore
     sessions: sessionmaker[Session]
 
@@ -65,29 +67,42 @@ class Groundcode:
     def embedder(self) -> Embedder:
         """Built on first use: loading the model takes a moment and only indexing and search need it. Behind
         the embedding cache: no text is embedded twice."""
+        from services.retrieval.embedding_cache import CachedEmbedder
+        from services.retrieval.embeddings import embedder_from_settings
+
         return CachedEmbedder(
             embedder_from_settings(self.settings), self.settings.resolved_embedding_cache_dir()
         )
 
     @cached_property
     def vector_store(self) -> VectorStore:
+        from services.retrieval.vector_store import vector_store_from_settings
+
         return vector_store_from_settings(self.settings)
 
     @cached_property
     def decision_history(self) -> StoredDecisionHistory:
+        from services.adjudication.learning import StoredDecisionHistory
+
         return StoredDecisionHistory(self.repository, self.decisions, self.embedder)
 
     @cached_property
     def adjudication(self) -> Adjudication:
+        from services.adjudication.service import Adjudication
+
         return Adjudication(self.repository, self.suggestions, self.decisions, self.accounts)
 
     @cached_property
     def label_vectors(self) -> LabelVectors:
+        from services.suggestion.stage import LabelVectors
+
         return LabelVectors(self.embedder)
 
     @cached_property
     def fitted_coders(self) -> FittedCoders:
         """The offline backend's learnt coders, shared by every source a rerank suggests again."""
+        from services.suggestion.offline import FittedCoders
+
         return FittedCoders()
 
     @cached_property
@@ -125,6 +140,9 @@ class Groundcode:
         coders' answered segments, the LLM one shows their latest decisions as examples: under blind coding
         each coder's suggestions come from that coder's own decisions only (the shared ones from none) until
         an owner reveals; otherwise from everyone's."""
+        from services.suggestion.offline import OfflineBackend
+        from services.suggestion.stage import ScopedBackend
+
         project = self.repository.project_by_id(project_id)
         shared = not project.blind or project.revealed
         if self.settings.suggestion_backend == "llm":
@@ -161,6 +179,10 @@ class Groundcode:
 
     def handlers(self) -> dict[Stage, StageHandler]:
         """The handler of every pipeline stage, bound to this process's adapters."""
+        from services.adjudication.learning import learn_handler
+        from services.chunking.ingest import chunk_source
+        from services.retrieval.indexing import index_codebook_handler, index_source_handler
+        from services.suggestion.stage import rerank_project, suggest_source
 
         def suggest(source_id: str) -> FollowUps:
             return suggest_source(
@@ -199,6 +221,8 @@ class Groundcode:
     def work_service(self, consume: Collection[Stage] | None = None) -> WorkService:
         """Queue, runner and sweeper. By default the embedded queue runs every stage in this process,
         while with Redis this process only publishes (separate ``groundcode worker`` processes consume)."""
+        from groundcode.queue.taskiq_queue import WorkService
+
         if consume is None:
             consume = ALL_STAGES if self.settings.queue == "inprocess" else ()
         return WorkService(self.settings, self.work_items, self.handlers(), consume=consume)
@@ -207,10 +231,15 @@ class Groundcode:
         self.engine.dispose()
 
 
-def open_groundcode(settings: Settings | None = None) -> Groundcode:
-    """Connect to the configured database, migrating its schema to the newest version."""
+def open_groundcode(settings: Settings | None = None, *, create: bool = True) -> Groundcode:
+    """Connect to the configured database, migrating its schema to the newest version. Without ``create``
+    an embedded database that does not exist yet is an error (``NoDatabaseError``), not a new empty file."""
     settings = settings or Settings()
-    engine = create_database_engine(settings.resolved_database_url())
+    url = settings.resolved_database_url()
+    database_file = sqlite_file(url)
+    if not create and database_file is not None and not database_file.exists():
+        raise NoDatabaseError(str(database_file))
+    engine = create_database_engine(url)
     migrate(engine)
     sessions = session_factory(engine)
     return Groundcode(
@@ -220,6 +249,7 @@ def open_groundcode(settings: Settings | None = None) -> Groundcode:
         work_items=WorkItemStore(sessions),
         suggestions=SuggestionStore(sessions),
         decisions=DecisionStore(sessions),
+        memos=MemoStore(sessions),
         accounts=AccountStore(sessions),
         sessions=sessions,
     )

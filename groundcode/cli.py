@@ -4,54 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, assert_never
 
-import prometheus_client
 import typer
-import uvicorn
-from fastapi import FastAPI
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from eval.cli import app as eval_app
 from eval.cli import codings_app
-from groundcode.app import (
-    NEXT_STAGE,
-    STAGE_LABELS,
-    Groundcode,
-    open_groundcode,
-    wait_until_finished,
-    wait_until_idle,
-)
-from groundcode.codebook_io import CodebookFormatError, parse_codebook
 from groundcode.coding_scope import CodingScope, ScopeRule
 from groundcode.deploy import deploy_app
-from groundcode.domain import Codebook, Project, Role, Segment, SegmentUnit, Stage, WorkItem
+from groundcode.domain import Project, Role, SegmentUnit, Stage
+from groundcode.errors import AccountError, NoDatabaseError, NotFoundError
 from groundcode.interchange.cli import codebook_app, project_app
-from groundcode.observability import configure_logging, llm_token_totals, recent_throughput
-from groundcode.settings import Settings
-from groundcode.storage.accounts import TOKEN_LIFETIME, AccountError
-from groundcode.storage.repository import NotFoundError
-from services.adjudication.api import create_app as create_adjudication_app
+from groundcode.settings import TOKEN_LIFETIME, Settings
 from services.analysis.cli import app as analysis_app
-from services.chunking.api import create_app as create_chunking_app
-from services.chunking.errors import UnreadableFileError
-from services.chunking.ingest import ImportResult, ReadOptions, import_file
-from services.chunking.readers import decode_text
-from services.chunking.segmenter import ChunkOptions
-from services.retrieval.api import create_app as create_retrieval_app
-from services.retrieval.search import ExemplarFilter, SegmentFilter, candidate_codes, similar_segments
-from services.retrieval.search import search as search_segments
-from services.suggestion.api import create_app as create_suggestion_app
+from services.analysis.memo_cli import memo_app
 from services.suggestion.local_server import llm_app
+
+# Each command imports what it needs where it runs: `groundcode --help` and the commands that only read the
+# database must not pay seconds for chromadb, scikit-learn, FastAPI or taskiq (bench/bench_cli_startup.py).
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from groundcode.app import Groundcode
+    from groundcode.domain import Codebook, Segment, WorkItem
+    from services.chunking.ingest import ImportResult
+    from services.chunking.segmenter import ChunkOptions
 
 app = typer.Typer(
     help="groundcode: first-pass qualitative coding with the researcher in charge.", no_args_is_help=True
@@ -63,6 +49,7 @@ app.add_typer(project_app, name="project")
 app.add_typer(eval_app, name="eval")
 app.add_typer(codings_app, name="codings")
 app.add_typer(analysis_app)  # saturation, export …, axial …
+app.add_typer(memo_app, name="memo")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(llm_app, name="llm")  # llm serve: a local model on loopback (the local-llm extra)
 
@@ -82,12 +69,28 @@ class ServiceName(StrEnum):
     ADJUDICATION = "adjudication"
 
 
-SERVICE_APPS: dict[ServiceName, Callable[..., FastAPI]] = {
-    ServiceName.CHUNKING: create_chunking_app,
-    ServiceName.RETRIEVAL: create_retrieval_app,
-    ServiceName.SUGGESTION: create_suggestion_app,
-    ServiceName.ADJUDICATION: create_adjudication_app,
-}
+def _service_app(name: ServiceName, settings: Settings, *, run_workers: bool) -> FastAPI:
+    """The HTTP app of one service, run on its own."""
+    match name:
+        case ServiceName.CHUNKING:
+            from services.chunking.api import create_app as create_chunking_app
+
+            return create_chunking_app(settings, run_workers=run_workers)
+        case ServiceName.RETRIEVAL:
+            from services.retrieval.api import create_app as create_retrieval_app
+
+            return create_retrieval_app(settings, run_workers=run_workers)
+        case ServiceName.SUGGESTION:
+            from services.suggestion.api import create_app as create_suggestion_app
+
+            return create_suggestion_app(settings, run_workers=run_workers)
+        case ServiceName.ADJUDICATION:
+            from services.adjudication.api import create_app as create_adjudication_app
+
+            return create_adjudication_app(settings, run_workers=run_workers)
+        case _:
+            assert_never(name)
+
 
 ProjectOption = Annotated[
     str, typer.Option("--project", "-p", envvar="GROUNDCODE_PROJECT", help="Project (study) name.")
@@ -95,9 +98,17 @@ ProjectOption = Annotated[
 
 
 @contextmanager
-def _groundcode(**overrides: object) -> Iterator[Groundcode]:
-    """The composition root on the environment's settings, with ``overrides`` for this run only."""
-    groundcode = open_groundcode(Settings().model_copy(update=overrides))
+def _groundcode(
+    overrides: Mapping[str, object] | None = None, *, create: bool = False
+) -> Iterator[Groundcode]:
+    """The composition root on the environment's settings, with ``overrides`` for this run only. Only the
+    commands that put something in (``create``) make a new database; the others report there is none."""
+    from groundcode.app import open_groundcode
+
+    try:
+        groundcode = open_groundcode(Settings().model_copy(update=overrides or {}), create=create)
+    except NoDatabaseError as error:
+        raise _fail(str(error)) from error
     try:
         yield groundcode
     finally:
@@ -115,7 +126,7 @@ def init(
     owner: Annotated[str | None, typer.Option(help="Make this user the project's owner.")] = None,
 ) -> None:
     """Create the data directory and database (or migrate it to the newest schema) and the project."""
-    with _groundcode() as groundcode:
+    with _groundcode(create=True) as groundcode:
         created = groundcode.repository.ensure_project(project)
         console.print(f"Database ready at {groundcode.settings.resolved_database_url()}")
         console.print(f"Project [bold]{created.name}[/bold] ({created.id})")
@@ -140,7 +151,7 @@ def user_add(
     admin: Annotated[bool, typer.Option(help="An instance administrator (the operations routes).")] = False,
 ) -> None:
     """Add a researcher's account."""
-    with _groundcode() as groundcode:
+    with _groundcode(create=True) as groundcode:
         try:
             user = groundcode.accounts.add_user(
                 username, password=password, display_name=display_name, admin=admin
@@ -345,6 +356,8 @@ def import_command(
     ] = True,
 ) -> None:
     """Import transcripts (and optionally a codebook), then chunk them into segments."""
+    from services.chunking.segmenter import ChunkOptions
+
     if not files and codebook is None:
         raise _fail("name at least one file to import, or a --codebook")
     options = ChunkOptions(
@@ -356,7 +369,7 @@ def import_command(
         overlap_chars=overlap_chars,
         speaker_patterns=speaker_pattern or None,
     )
-    with _groundcode() as groundcode:
+    with _groundcode(create=True) as groundcode:
         target = groundcode.repository.ensure_project(project)
         if codebook is not None:
             imported_codebook = _import_codebook(groundcode, target, codebook)
@@ -382,6 +395,8 @@ def _import_one(
     csv_column: str | None,
     csv_id_column: str | None,
 ) -> ImportResult:
+    from services.chunking.ingest import ImportResult, ReadOptions, import_file
+
     settings = groundcode.settings
     try:
         data = _read_at_most(path, settings.max_file_bytes)
@@ -404,6 +419,10 @@ def _read_at_most(path: Path, max_bytes: int) -> bytes:
 
 
 def _import_codebook(groundcode: Groundcode, project: Project, path: Path) -> Codebook:
+    from groundcode.codebook_io import CodebookFormatError, parse_codebook
+    from services.chunking.errors import UnreadableFileError
+    from services.chunking.readers import decode_text
+
     limit = groundcode.settings.max_file_bytes
     try:
         data = _read_at_most(path, limit)
@@ -435,6 +454,8 @@ def _print_import_results(results: list[ImportResult]) -> None:
 
 async def _process(groundcode: Groundcode, first: Stage, subject_ids: list[str], *, wait: bool) -> None:
     """Submit the subjects to ``first`` and, if asked, follow them through the later stages."""
+    from groundcode.app import NEXT_STAGE, STAGE_LABELS
+
     async with groundcode.work_service() as work:
         items = [await work.runner.submit(first, subject_id) for subject_id in subject_ids]
         stage: Stage | None = first
@@ -445,6 +466,10 @@ async def _process(groundcode: Groundcode, first: Stage, subject_ids: list[str],
 
 
 async def _wait_with_progress(groundcode: Groundcode, items: list[WorkItem], label: str) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from groundcode.app import wait_until_finished
+
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(label, total=len(items))
@@ -551,6 +576,9 @@ def search(
     speaker: Annotated[list[str] | None, typer.Option(help="Only these speakers (repeatable).")] = None,
 ) -> None:
     """Find segments by meaning (e.g. 'trust in officials'), across English and Persian."""
+    from services.retrieval.search import SegmentFilter
+    from services.retrieval.search import search as search_segments
+
     with _groundcode() as groundcode:
         target = _project(groundcode, project)
         try:
@@ -581,6 +609,8 @@ def candidates(
     codebook: Annotated[str | None, typer.Option(help="Only codes of this codebook.")] = None,
 ) -> None:
     """The codebook codes closest in meaning to one segment: the candidates suggestion starts from."""
+    from services.retrieval.search import candidate_codes
+
     with _groundcode() as groundcode:
         target, segment = _segment_at(groundcode, project, source, position)
         (ranked,) = candidate_codes(
@@ -610,6 +640,8 @@ def similar(
     code: Annotated[str | None, typer.Option(help="Only segments coded with this code id.")] = None,
 ) -> None:
     """Already-coded segments most like one segment, with their accepted codes (the exemplars)."""
+    from services.retrieval.search import ExemplarFilter, similar_segments
+
     with _groundcode() as groundcode:
         target, segment = _segment_at(groundcode, project, source, position)
         (hits,) = similar_segments(
@@ -688,7 +720,7 @@ def suggest(
         overrides["suggestion_backend"] = backend.value
     if model is not None:
         overrides.update(llm_model=model, suggestion_backend=BackendChoice.LLM.value)
-    with _groundcode(**overrides) as groundcode:
+    with _groundcode(overrides) as groundcode:
         target = _project(groundcode, project)
         try:
             chosen = [groundcode.repository.find_source(target.id, name) for name in sources or []]
@@ -821,6 +853,8 @@ def status(
 
 
 def _print_throughput(groundcode: Groundcode, minutes: float) -> None:
+    from groundcode.observability import llm_token_totals, recent_throughput
+
     throughput = recent_throughput(groundcode.engine, minutes)
     if throughput:
         table = Table(title=f"Last {minutes:g} minutes")
@@ -868,7 +902,11 @@ def worker(
     ] = None,
 ) -> None:
     """Process queued work: run until interrupted (scaled-out workers), or finish what is left."""
-    with _groundcode() as groundcode:
+    import prometheus_client
+
+    from groundcode.observability import configure_logging
+
+    with _groundcode(create=True) as groundcode:
         configure_logging(groundcode.settings)
         if metrics_port is not None:
             # Loopback only: the scraper runs beside the worker; the service apps' /metrics needs a token.
@@ -881,6 +919,8 @@ def worker(
 
 
 async def _work(groundcode: Groundcode, stages: tuple[Stage, ...], *, exit_when_idle: bool) -> None:
+    from groundcode.app import wait_until_idle
+
     async with groundcode.work_service(consume=stages):
         if exit_when_idle:
             await wait_until_idle(groundcode.work_items, stages)
@@ -895,6 +935,8 @@ def serve(
     workers: Annotated[bool, typer.Option(help="Run the stage workers in this process.")] = True,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
     from groundcode.server import create_app
 
     # log_config=None: uvicorn's own logs go through groundcode's handler (format, secret masking).
@@ -909,8 +951,9 @@ def service(
     workers: Annotated[bool, typer.Option(help="Run the stage workers in this process.")] = True,
 ) -> None:
     """Serve one service's HTTP API alone (scaled-out deployments; see docker-compose.yml)."""
-    factory = SERVICE_APPS[name]
-    uvicorn.run(factory(Settings(), run_workers=workers), host=host, port=port, log_config=None)
+    import uvicorn
+
+    uvicorn.run(_service_app(name, Settings(), run_workers=workers), host=host, port=port, log_config=None)
 
 
 @app.command()
@@ -921,7 +964,7 @@ def demo(project: ProjectOption = "demo") -> None:
     codebook = Path(str(samples / "codebook.yaml"))
     import_command(files=paths, project=project, codebook=codebook, unit=SegmentUnit.SENTENCE, wait=True)
     segments(source=None, project=project, limit=6)
-    with _groundcode() as groundcode:
+    with _groundcode(create=True) as groundcode:
         target = _project(groundcode, project)
         _print_suggestion_summary(groundcode, target)
         password = _demo_reviewer(groundcode, target)

@@ -21,8 +21,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn
 
-import httpx
-import redis
 import typer
 import yaml
 
@@ -318,12 +316,16 @@ class LocalDeployment:
                 except subprocess.TimeoutExpired:
                     process.popen.kill()
                     process.popen.wait()
+        import redis  # here, not at the top: `groundcode --help` must not load the Redis client
+
         with contextlib.suppress(redis.RedisError):
             self._delete_consumers()
 
     def _delete_consumers(self) -> None:
         """Delete this deployment's idle consumers (named ``host-pid-…``); one with pending messages stays,
         so another consumer can still claim them."""
+        import redis
+
         prefixes = tuple(f"{socket.gethostname()}-{p.popen.pid}-" for p in self.processes.values())
         client = redis.Redis.from_url(self.redis_url, decode_responses=True)
         try:
@@ -352,6 +354,8 @@ class LocalDeployment:
         return self.processes[name]
 
     def _wait_for(self, url: str, name: str, timeout_seconds: float) -> None:
+        import httpx
+
         deadline = time.monotonic() + timeout_seconds
         while True:
             if not self.processes[name].alive:

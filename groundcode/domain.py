@@ -380,3 +380,49 @@ class Coding(Model):
     decision_id: str
     suggestion_id: str | None = None
     decided_at: datetime
+
+
+class MemoKind(StrEnum):
+    """What a memo is about. Grounded theory runs on memos: the project's, each document's, each code's
+    (how its meaning develops), each coding's (why this span), and a dated reflexive journal."""
+
+    PROJECT = "project"  # one per project
+    SOURCE = "source"  # one per source: ``subject_id`` is the source's id
+    CODE = "code"  # one per code: ``subject_id`` is the code's id
+    CODING = "coding"  # one per coding: ``subject_id`` is the id of the decision that made it
+    JOURNAL = "journal"  # any number of dated entries
+
+
+MEMO_TEXT_LIMIT = 200_000
+"""Characters in one memo: a long memo is a few thousand words; this bounds what one request stores."""
+
+
+class Memo(Model):
+    """One version of a memo. Versions are appended, never changed: writing a memo again (or deleting it)
+    adds version ``version + 1`` by its author, so a memo's history is kept like the decisions."""
+
+    memo_id: str
+    project_id: str
+    kind: MemoKind
+    subject_id: str | None = None
+    title: str = Field(default="", max_length=300)
+    text: str = Field(default="", max_length=MEMO_TEXT_LIMIT)
+    version: int = Field(ge=1)
+    author_id: str
+    written_at: datetime = Field(default_factory=utcnow)
+    deleted: bool = False
+
+    @model_validator(mode="after")
+    def _subject_for_its_kind(self) -> Self:
+        needs_subject = self.kind in (MemoKind.SOURCE, MemoKind.CODE, MemoKind.CODING)
+        if needs_subject != (self.subject_id is not None):
+            raise ValueError(
+                f"a {self.kind.value} memo {'is about' if needs_subject else 'has no'} subject "
+                "(a source, a code or a coding)"
+            )
+        return self
+
+
+def memo_id_of(project_id: str, kind: MemoKind, subject_id: str | None) -> str:
+    """The one memo a project, source, code or coding has (a journal entry gets a fresh id instead)."""
+    return derived_id("memo", project_id, kind.value, subject_id or "")

@@ -16,12 +16,11 @@ from sqlalchemy import text
 from groundcode.app import Groundcode, open_groundcode
 from groundcode.auth import OperationsAccess
 from groundcode.domain import PermissionDenied, Stage, WorkItem
+from groundcode.errors import AccountError, CodebookRaceError, NotFoundError
 from groundcode.observability import configure_logging, metrics_exposition
-from groundcode.queue import WorkService
+from groundcode.queue.taskiq_queue import WorkService
 from groundcode.settings import Settings
-from groundcode.storage.accounts import AccountError
 from groundcode.storage.decisions import VersionConflict
-from groundcode.storage.repository import CodebookRaceError, NotFoundError
 from services.adjudication.service import AdjudicationError
 
 

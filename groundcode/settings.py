@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,8 @@ from pydantic_settings import (
 from groundcode.bounded import ParseBounds
 
 SECRETS_DIR_VARIABLE = "GROUNDCODE_SECRETS_DIR"
+TOKEN_LIFETIME = timedelta(days=90)
+"""How long an API token lasts unless its creator says otherwise."""
 """A directory of secret files, one per setting, named like its variable in lower case (e.g.
 ``groundcode_llm_api_key``, ``database_url``): Docker and Kubernetes secrets. The environment wins."""
 

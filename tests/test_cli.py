@@ -113,14 +113,38 @@ def test_failed_work_is_visible_in_status_and_retry_completes_it(env: dict[str, 
 
 
 def test_segments_of_an_unknown_project_is_a_clear_error(env: dict[str, str]) -> None:
+    assert run("init", "-p", "study")[0] == 0
     code, output = run("segments", "-p", "nobody")
     assert code == 1
-    assert "no project named 'nobody'" in output
+    assert "no project named 'nobody'" in output and "'study'" in output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("status",),
+        ("projects",),
+        ("sources",),
+        ("segments",),
+        ("user", "list"),
+        ("export", "codings", "--out", "codings.csv"),
+        ("project", "export", "--out", "study.qdpx"),
+        ("codebook", "export", "study", "--out", "codebook.qdc"),
+    ],
+)
+def test_a_command_that_only_reads_leaves_no_database_behind_and_says_where_it_looked(
+    env: dict[str, str], tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    code, output = run(*command)
+    assert code != 0
+    assert "no groundcode database at" in " ".join(output.split())
+    assert not (tmp_path / "data").exists()
 
 
 def test_projects_are_listed_and_a_mistyped_name_says_which_there_are(
     env: dict[str, str], tmp_path: Path
 ) -> None:
+    assert run("user", "add", "ana", "--password", "long enough")[0] == 0
     assert "No projects yet" in run("projects")[1]
     (tmp_path / "one.txt").write_text(TRANSCRIPT, encoding="utf-8")
     assert run("import", "one.txt", "-p", "my-study")[0] == 0

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import Engine
 
 from groundcode.domain import Code, Segment, SegmentUnit, Source, content_hash, derived_id
+from groundcode.errors import CodebookRaceError, NotFoundError
 from groundcode.storage.database import session_factory
-from groundcode.storage.repository import CodebookRaceError, NotFoundError, Repository
+from groundcode.storage.repository import Repository
 
 PERSIAN = "مصاحبه‌گر: نظر شما درباره‌ی حکمرانی هوشمند چیست؟ 👩🏽‍🔬 café"
 

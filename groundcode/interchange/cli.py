@@ -8,29 +8,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from contextlib import closing
+from contextlib import AbstractContextManager, closing
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from groundcode.app import Groundcode, open_groundcode
-from groundcode.bounded import BoundExceededError, run_bounded
-from groundcode.codebook_io import format_codebook_yaml
+from groundcode.bounded import BoundExceededError
 from groundcode.domain import Code, Codebook, SegmentUnit, Stage
-from groundcode.interchange.codebook import qdc_from_codes, qdc_losses
+from groundcode.errors import NoDatabaseError, NotFoundError
 from groundcode.interchange.errors import InterchangeError
-from groundcode.interchange.mapping import parse_user_map
-from groundcode.interchange.projects import ImportSummary, export_project, import_project
-from groundcode.interchange.refiqda import read_project, walk_codes, write_codebook
 from groundcode.settings import Settings
-from groundcode.storage.repository import NotFoundError
-from services.analysis.codebook_edit import TOP_LEVEL, CodebookEditError, CodeEdit
-from services.analysis.service import analysis_of, local_operator
-from services.chunking.segmenter import ChunkOptions
+
+# The REFI-QDA reader and writer (lxml), the services and the database are imported by the commands that use
+# them: `groundcode --help` and every other command must not pay for them.
+if TYPE_CHECKING:
+    from groundcode.app import Groundcode
+    from groundcode.interchange.projects import ImportSummary
 
 codebook_app = typer.Typer(help="Codebooks in and out of a project.", no_args_is_help=True)
 project_app = typer.Typer(
@@ -50,6 +47,17 @@ class CodebookFormat(StrEnum):
     YAML = "yaml"
 
 
+def _opened(*, create: bool = False) -> AbstractContextManager[Groundcode]:
+    """The composition root on the environment's settings, closed after the command; only an import
+    (``create``) makes a new database."""
+    from groundcode.app import open_groundcode
+
+    try:
+        return closing(open_groundcode(Settings(), create=create))
+    except NoDatabaseError as error:
+        raise _fail(str(error)) from error
+
+
 @codebook_app.command("export")
 def export(
     project: Annotated[str, typer.Argument(help="Project (study) name.")],
@@ -65,7 +73,7 @@ def export(
     ] = None,
 ) -> None:
     """Write the newest version of a project's codebook to a file."""
-    with closing(open_groundcode(Settings())) as groundcode:
+    with _opened() as groundcode:
         try:
             target = groundcode.repository.get_project(project)
         except NotFoundError as error:
@@ -95,7 +103,9 @@ def approve(
 ) -> None:
     """Approve a coder's new code, as an owner: while coding is blind, the other coders see it from now on,
     and it is suggested."""
-    with closing(open_groundcode(Settings())) as groundcode:
+    from services.analysis.service import local_operator
+
+    with _opened() as groundcode:
         try:
             who = local_operator(groundcode.repository.get_project(project))
         except NotFoundError as error:
@@ -123,9 +133,12 @@ def edit(
     ] = False,
 ) -> None:
     """Edit one code of the project's codebook, as an owner: a new codebook version, indexed again."""
+    from services.analysis.codebook_edit import TOP_LEVEL, CodebookEditError, CodeEdit
+    from services.analysis.service import analysis_of, local_operator
+
     if top and parent is not None:
         raise typer.BadParameter("give --parent or --top, not both", param_hint="--top")
-    with closing(open_groundcode(Settings())) as groundcode:
+    with _opened() as groundcode:
         try:
             who = local_operator(groundcode.repository.get_project(project))
         except NotFoundError as error:
@@ -163,6 +176,10 @@ def _code_named(codes: Sequence[Code], wanted: str, project: str) -> Code:
 
 def _render(codebook: Codebook, project_id: str, output_format: CodebookFormat) -> tuple[bytes, list[str]]:
     """The file's bytes and what the format could not carry."""
+    from groundcode.codebook_io import format_codebook_yaml
+    from groundcode.interchange.codebook import qdc_from_codes, qdc_losses
+    from groundcode.interchange.refiqda import write_codebook
+
     if output_format is CodebookFormat.QDC:
         qdc = qdc_from_codes(codebook.codes, "groundcode", project_id)
         return write_codebook(qdc), qdc_losses(codebook.codes)
@@ -187,11 +204,17 @@ def import_command(
 ) -> None:
     """Import a REFI-QDA project: its texts, codebook, users and their codings, all or nothing; then index
     and suggest as after 'groundcode import'."""
+    from groundcode.bounded import run_bounded
+    from groundcode.interchange.mapping import parse_user_map
+    from groundcode.interchange.projects import import_project
+    from groundcode.interchange.refiqda import read_project
+    from services.chunking.segmenter import ChunkOptions
+
     try:
         user_map = parse_user_map(map_user or [])
     except ValueError as error:
         raise _fail(f"--map-user {error}") from error
-    with closing(open_groundcode(Settings())) as groundcode:
+    with _opened(create=True) as groundcode:
         try:
             qda = run_bounded(groundcode.settings.parse_bounds(), str(file), read_project, file)
             options = ChunkOptions(unit=unit, language=language)
@@ -209,7 +232,10 @@ def export_command(
 ) -> None:
     """Write a project as REFI-QDA: its texts, latest codebook, and every coder's codings in force (with the
     provenance of accepted suggestions as notes)."""
-    with closing(open_groundcode(Settings())) as groundcode:
+    from groundcode.interchange.projects import export_project
+    from groundcode.interchange.refiqda import walk_codes
+
+    with _opened() as groundcode:
         try:
             target = groundcode.repository.get_project(project)
         except NotFoundError as error:

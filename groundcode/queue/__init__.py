@@ -1,17 +1,6 @@
 """Stage work queue: the database holds each work item's state, the queue only carries its id.
 
-Start with ``WorkService`` (wires a backend, the runner and the sweeper), built by ``groundcode.app``.
+Start with ``taskiq_queue.WorkService`` (wires a backend, the runner and the sweeper), built by
+``groundcode.app``. This package's own import stays light: commands that never touch the queue do not pay
+for taskiq and its brokers.
 """
-
-from groundcode.queue.ports import StageHandler, WorkQueue
-from groundcode.queue.runner import Sweeper, WorkRunner
-from groundcode.queue.taskiq_queue import WorkService, build_work_queue
-
-__all__ = [
-    "StageHandler",
-    "Sweeper",
-    "WorkQueue",
-    "WorkRunner",
-    "WorkService",
-    "build_work_queue",
-]

@@ -15,13 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundcode.domain import Member, Model, Project, Role, User, new_id, utcnow
+from groundcode.errors import AccountError, NotFoundError
+from groundcode.settings import TOKEN_LIFETIME
 from groundcode.storage.database import transaction
-from groundcode.storage.repository import NotFoundError
 from groundcode.storage.tables import ApiTokenRow, LoginFailureRow, MembershipRow, ProjectRow, UserRow
 
 TOKEN_PREFIX = "gc_"
 SESSION_LIFETIME = timedelta(days=14)
-TOKEN_LIFETIME = timedelta(days=90)
 FAILURE_WINDOW = timedelta(minutes=15)
 """Failed logins further apart than this start the count again."""
 FREE_FAILURES = 5
@@ -29,10 +29,6 @@ FREE_FAILURES = 5
 FIRST_LOCKOUT = timedelta(minutes=1)
 LONGEST_LOCKOUT = timedelta(days=1)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-class AccountError(ValueError):
-    """A user, password or membership request that cannot be carried out (the message says why)."""
 
 
 def hash_password(password: str) -> str:

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from groundcode.domain import Decision, DecisionKind, Stage
+from groundcode.errors import NotFoundError
 from groundcode.state import ReviewMark, review_mark
 from groundcode.storage.database import transaction
-from groundcode.storage.repository import NotFoundError
 from groundcode.storage.tables import DecisionRow, ReviewHeadRow, ReviewMarkRow
 from groundcode.storage.work_items import insert_if_absent
 
@@ -24,11 +24,11 @@ CODEBOOK_KEY = "codebook"
 
 
 class VersionConflict(RuntimeError):
-    """The review changed since the researcher loaded it; reload and decide again."""
+    """The review (or memo) changed since the researcher loaded it; reload and decide again."""
 
-    def __init__(self, key: str, expected: int, current: int) -> None:
+    def __init__(self, key: str, expected: int, current: int, *, what: str = "review") -> None:
         super().__init__(
-            f"this review changed since you loaded it (version {current}, you had {expected}); reload it"
+            f"this {what} changed since you loaded it (version {current}, you had {expected}); reload it"
         )
         self.key = key
         self.current = current

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from groundcode.coding_scope import CodingScope
 from groundcode.domain import Code, Codebook, Project, Segment, Source
+from groundcode.errors import CodebookRaceError, NotFoundError, UnknownProjectError
 from groundcode.storage.database import transaction
 from groundcode.storage.tables import (
     CodebookRow,
@@ -22,36 +23,6 @@ from groundcode.storage.tables import (
 )
 
 ModelT = TypeVar("ModelT", Source, Segment)
-
-
-class NotFoundError(LookupError):
-    """A named project, source or codebook does not exist."""
-
-    def for_operator(self) -> str:
-        """The message for the local operator, who may see every project (over HTTP: ``str``)."""
-        return str(self)
-
-
-class CodebookRaceError(RuntimeError):
-    """Another writer stored the same codebook version at the same moment; reload and edit again."""
-
-
-class UnknownProjectError(NotFoundError):
-    """No project has the name; the operator's message names the projects there are (a typo in ``-p`` is
-    the usual cause). Over HTTP only the plain message: members must not learn other projects' names."""
-
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"no project named {name!r}; run 'groundcode init' or import a file first")
-        self.name = name
-        self.known = known
-
-    def for_operator(self) -> str:
-        if not self.known:
-            return str(self)
-        return (
-            f"no project named {self.name!r}; the projects here are {', '.join(map(repr, self.known))} "
-            f"(create a new one with 'groundcode init -p {self.name}')"
-        )
 
 
 class Repository:

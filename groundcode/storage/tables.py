@@ -281,3 +281,27 @@ class ProjectSettingsRow(Base):
 
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     coding_scope: Mapped[dict[str, Any]]
+
+
+class MemoRow(Base):
+    """One version of a memo, appended and never changed; the newest version of a memo is the memo (a
+    deleted flag on it hides it). ``(memo_id, version)`` is unique: two writers who both saw version n
+    cannot both store n + 1."""
+
+    __tablename__ = "memos"
+    __table_args__ = (
+        UniqueConstraint("memo_id", "version", name="uq_memos_memo_version"),
+        Index("ix_memos_project_kind", "project_id", "kind", "subject_id"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    memo_id: Mapped[str] = mapped_column(String(36))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str | None] = mapped_column(String(36))
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[str] = mapped_column(String(36))
+    written_at: Mapped[datetime]
+    deleted: Mapped[bool]

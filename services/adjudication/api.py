@@ -29,7 +29,7 @@ from groundcode.auth import (
 from groundcode.coding_scope import CodingScope
 from groundcode.domain import Codebook, Decision, Member, Model, Project, Role, Stage
 from groundcode.http import GroundcodeDep, WorkDep, build_app
-from groundcode.queue import WorkService
+from groundcode.queue.taskiq_queue import WorkService
 from groundcode.settings import Settings
 from groundcode.storage.accounts import SESSION_LIFETIME
 from services.adjudication.models import (

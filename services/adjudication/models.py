@@ -269,3 +269,4 @@ class CodingRow(Model):
     suggestion_id: str | None
     backend: str | None
     model: str | None
+    decision_id: str  # the coding's id: the decision that made it (what a coding memo is about)

@@ -26,9 +26,10 @@ from groundcode.domain import (
     Suggestion,
     derived_id,
 )
+from groundcode.errors import NotFoundError
 from groundcode.storage.accounts import AccountStore
 from groundcode.storage.decisions import DecisionStore, VersionConflict, review_key
-from groundcode.storage.repository import NotFoundError, Repository
+from groundcode.storage.repository import Repository
 from groundcode.storage.suggestions import SuggestionFilter, SuggestionStore
 from groundcode.textsafety import control_character_problem, same_name_key
 from services.adjudication.models import (
@@ -212,6 +213,7 @@ class Adjudication:
                 suggestion_id=c.suggestion_id,
                 backend=_snapshot_text(snapshots.get(c.decision_id), "backend"),
                 model=_snapshot_text(snapshots.get(c.decision_id), "model"),
+                decision_id=c.decision_id,
             )
             for c in found
         ]

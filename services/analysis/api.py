@@ -1,4 +1,5 @@
-"""HTTP routes of the analysis service: saturation curves (JSON, PNG) and axial-coding proposals.
+"""HTTP routes of the analysis service: saturation curves (JSON, PNG), axial-coding proposals, codebook
+edits and memos.
 
 Any member may read the curves and proposals (as blind coding lets them see the decisions); applying a
 grouping changes the codebook, so it is for owners and coders, and the new version is indexed again.
@@ -9,17 +10,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import Response
 
 from groundcode.auth import ProjectCoder, ProjectOwner, ProjectReader
-from groundcode.domain import Codebook, Stage
+from groundcode.domain import Codebook, MemoKind, Stage
 from groundcode.http import GroundcodeDep, WorkDep
-from groundcode.queue import WorkService
+from groundcode.queue.taskiq_queue import WorkService
 from services.analysis.axial import AxialApplyRequest, AxialOptions, AxialProposal, GroupingError, Linkage
 from services.analysis.codebook_edit import CodebookEditError, CodeEdit
+from services.analysis.memos import MemoError, MemoView, MemoWrite
 from services.analysis.plots import saturation_png
 from services.analysis.saturation import (
     ModeChoice,
@@ -31,6 +33,7 @@ from services.analysis.saturation import (
 from services.analysis.service import analysis_of
 
 router = APIRouter(tags=["analysis"])
+_Answer = TypeVar("_Answer")
 
 
 def saturation_query(
@@ -116,3 +119,61 @@ async def _new_version(work: WorkService, save: Callable[[], tuple[Codebook, boo
     if changed:
         await work.runner.submit(Stage.INDEX_CODEBOOK, codebook.id)
     return codebook
+
+
+@router.get("/projects/{project}/memos")
+async def memo_list(
+    who: ProjectReader,
+    groundcode: GroundcodeDep,
+    kind: MemoKind | None = None,
+    subject: Annotated[
+        str | None, Query(max_length=300, description="A source, code or coding (name or id); needs kind.")
+    ] = None,
+    q: Annotated[str | None, Query(max_length=300, description="Only memos containing this text.")] = None,
+) -> list[MemoView]:
+    """The memos you may see as they stand: the project memo, the journal, and the memos of sources,
+    codes and codings (blind coding hides other coders' journal entries and coding memos)."""
+    return await _memo_call(partial(analysis_of(groundcode).memo_list, who, kind, subject, q))
+
+
+@router.post("/projects/{project}/memos")
+async def memo_write(request: MemoWrite, who: ProjectCoder, groundcode: GroundcodeDep) -> MemoView:
+    """Write a memo (owners and coders): its next version is stored and the earlier ones kept. 409 if
+    someone saved another version since the ``version`` you loaded."""
+    return await _memo_call(partial(analysis_of(groundcode).write_memo, who, request))
+
+
+@router.delete("/projects/{project}/memos/{memo_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def memo_delete(
+    memo_id: str,
+    who: ProjectCoder,
+    groundcode: GroundcodeDep,
+    version: Annotated[int, Query(ge=1, description="The version you are deleting.")],
+) -> None:
+    """Delete a memo (a deleted version is appended: its history stays). 409 if it changed since."""
+    await _memo_call(partial(analysis_of(groundcode).delete_memo, who, memo_id, version))
+
+
+@router.get("/projects/{project}/memos/{memo_id}/history")
+async def memo_history(memo_id: str, who: ProjectReader, groundcode: GroundcodeDep) -> list[MemoView]:
+    """Every version of a memo, oldest first, each with its author and time."""
+    return await _memo_call(partial(analysis_of(groundcode).memo_history, who, memo_id))
+
+
+@router.get("/projects/{project}/memos.md", response_class=Response)
+async def memos_markdown(who: ProjectReader, groundcode: GroundcodeDep) -> Response:
+    """Every memo you may see as one Markdown document, section by section."""
+    text = await _memo_call(partial(analysis_of(groundcode).memos_markdown, who))
+    return Response(
+        text,
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{who.project.name}-memos.md"'},
+    )
+
+
+async def _memo_call(call: Callable[[], _Answer]) -> _Answer:
+    """Run a memo operation off the event loop; a request that cannot be carried out is a 400."""
+    try:
+        return await asyncio.to_thread(call)
+    except MemoError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from error

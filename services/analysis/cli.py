@@ -17,14 +17,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from groundcode.app import open_groundcode
 from groundcode.domain import Access
+from groundcode.errors import NoDatabaseError, NotFoundError
 from groundcode.settings import Settings
-from groundcode.storage.repository import NotFoundError
-from services.adjudication.models import CodingFilter
-from services.analysis.saturation import Curve, ModeChoice, Order
+from services.analysis.saturation import ModeChoice, Order
 
 if TYPE_CHECKING:
+    from services.analysis.saturation import Curve
     from services.analysis.service import Analysis
 
 app = typer.Typer()
@@ -52,9 +51,14 @@ class ExportFormat(StrEnum):
 @contextmanager
 def _analysis(project: str) -> Iterator[tuple[Analysis, Access]]:
     """The analysis service, and the local operator's access to the project."""
+    from groundcode.app import open_groundcode
     from services.analysis.service import analysis_of, local_operator
 
-    with closing(open_groundcode(Settings())) as groundcode:
+    try:
+        opened = open_groundcode(Settings(), create=False)
+    except NoDatabaseError as error:
+        raise typer.BadParameter(str(error), param_hint="--project") from error
+    with closing(opened) as groundcode:
         try:
             found = groundcode.repository.get_project(project)
         except NotFoundError as error:
@@ -168,6 +172,8 @@ def _export_command(what: Export) -> None:
         coder: Annotated[str | None, typer.Option(help="Only this coder's codings (username).")] = None,
         source: Annotated[str | None, typer.Option(help="Only this source's codings (name or id).")] = None,
     ) -> None:
+        from services.adjudication.models import CodingFilter
+
         chosen = output_format or _format_of(out)
         if chosen not in FORMATS[what]:
             allowed = ", ".join(f.value for f in FORMATS[what])

@@ -10,18 +10,36 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import assert_never
 
 from groundcode import state
 from groundcode.app import Groundcode
-from groundcode.domain import Access, Codebook, Coding, Project, Role, User
+from groundcode.domain import (
+    Access,
+    Code,
+    Codebook,
+    Coding,
+    Decision,
+    Memo,
+    MemoKind,
+    Project,
+    Role,
+    Source,
+    User,
+    memo_id_of,
+)
+from groundcode.errors import NotFoundError
+from groundcode.storage.accounts import AccountStore
 from groundcode.storage.decisions import CODEBOOK_KEY, DecisionStore, VersionConflict
+from groundcode.storage.memos import MemoStore
 from groundcode.storage.repository import Repository
 from groundcode.storage.suggestions import SuggestionFilter, SuggestionStore
 from services.adjudication.models import CodingFilter
 from services.adjudication.service import Adjudication
-from services.analysis import axial, exports, saturation
+from services.analysis import axial, exports, memos, saturation
 from services.analysis.axial import AxialApplyRequest, AxialOptions, AxialProposal, GroupingError, Placement
 from services.analysis.codebook_edit import CodebookEditError, CodeEdit, edited_codes
+from services.analysis.memos import MemoError, MemoView, MemoWrite
 from services.analysis.naming import JsonCompleter, name_groups
 from services.analysis.saturation import Order, SaturationReport, SaturationRule, SuggestionSelection
 from services.retrieval.embeddings import Embedder
@@ -31,8 +49,9 @@ LOCAL_OPERATOR = "local-operator"
 
 
 def local_operator(project: Project) -> Access:
-    """Who the command line acts as: no login, an owner of the project who sees every coder's decisions."""
-    return Access(project=project, user=User(username=LOCAL_OPERATOR), role=Role.OWNER)
+    """Who the command line acts as: no login, an owner of the project who sees every coder's decisions
+    (what it writes, such as memos, is signed ``local-operator``)."""
+    return Access(project=project, user=User(id=LOCAL_OPERATOR, username=LOCAL_OPERATOR), role=Role.OWNER)
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,8 @@ class Analysis:
     repository: Repository
     suggestions: SuggestionStore
     decisions: DecisionStore
+    memos: MemoStore
+    accounts: AccountStore
     adjudication: Adjudication
     embedder: Callable[[], Embedder]  # loading the model takes a moment: only axial proposals need it
     namer: Callable[[], JsonCompleter | None] = lambda: None  # the language model naming groups, if any
@@ -129,6 +150,121 @@ class Analysis:
             self.repository.latest_codebook(who.project.id), self.adjudication.code_counts(who)
         )
 
+    def write_memo(self, who: Access, request: MemoWrite) -> MemoView:
+        """Store the memo's next version (owners and coders); refused with a version conflict if another
+        version was saved since ``request.version``."""
+        who.require(Role.OWNER, Role.CODER)
+        if request.memo_id is not None:
+            current = self._visible_memo(who, request.memo_id)
+            if current.kind is not request.kind:
+                raise MemoError(f"memo {request.memo_id} is a {current.kind.value} memo")
+        subject_id = self._memo_subject(who, request.kind, request.subject)
+        stored = self.memos.append(memos.next_version(request, who.project.id, subject_id, who.user.id))
+        return self._memo_views(who, [stored])[0]
+
+    def delete_memo(self, who: Access, memo_id: str, version: int) -> None:
+        """Delete a memo (owners and coders) by appending a deleted version: its history stays."""
+        who.require(Role.OWNER, Role.CODER)
+        current = self._visible_memo(who, memo_id)
+        if current.deleted:
+            raise MemoError(f"memo {memo_id} is already deleted")
+        self.memos.append(memos.deletion(current, version, who.user.id))
+
+    def memo_list(
+        self, who: Access, kind: MemoKind | None = None, subject: str | None = None, text: str | None = None
+    ) -> list[MemoView]:
+        """The memos this member may see, as they stand, in section order; optionally only of one kind,
+        about one subject (a source, code or coding, by name or id), or containing ``text``."""
+        found = memos.matching(self.memos.current(who.project.id, kind), text)
+        if subject is not None:
+            if kind is None:
+                raise MemoError("say which kind of memo the subject is for (source, code or coding)")
+            subject_id = self._memo_subject(who, kind, subject)
+            found = [memo for memo in found if memo.subject_id == subject_id]
+        return memos.in_section_order(self._memo_views(who, found))
+
+    def memo_history(self, who: Access, memo_id: str) -> list[MemoView]:
+        """Every version of a memo this member may see, oldest first."""
+        self._visible_memo(who, memo_id)
+        return self._memo_views(who, self.memos.history(memo_id))
+
+    def current_memo(self, who: Access, kind: MemoKind, subject: str | None) -> Memo | None:
+        """The newest version (a deleted one too) of the one memo the project, a source, a code or a
+        coding has; None if it was never written."""
+        subject_id = self._memo_subject(who, kind, subject)
+        return self.memos.find(memo_id_of(who.project.id, kind, subject_id))
+
+    def memos_markdown(self, who: Access) -> str:
+        return memos.memos_markdown(who.project.name, self.memo_list(who))
+
+    def _visible_memo(self, who: Access, memo_id: str) -> Memo:
+        """The memo's newest version, if it is this project's and this member may see it."""
+        memo = self.memos.find(memo_id)
+        if memo is None or memo.project_id != who.project.id or not self._memo_views(who, [memo]):
+            raise NotFoundError(f"no memo with id {memo_id!r} in project {who.project.name!r}")
+        return memo
+
+    def _memo_subject(self, who: Access, kind: MemoKind, subject: str | None) -> str | None:
+        """The id of what a memo of ``kind`` is about, from its name or id."""
+        if kind in (MemoKind.PROJECT, MemoKind.JOURNAL):
+            if subject is not None:
+                raise MemoError(f"a {kind.value} memo is about the project, not about {subject!r}")
+            return None
+        if subject is None:
+            raise MemoError(f"a {kind.value} memo names its {kind.value}")
+        match kind:
+            case MemoKind.SOURCE:
+                return self.repository.find_source(who.project.id, subject).id
+            case MemoKind.CODE:
+                codes = self.adjudication.visible_codes(who)
+                found = next((code for code in codes if subject in (code.id, code.name)), None)
+                if found is None:
+                    raise NotFoundError(f"no code {subject!r} in project {who.project.name!r}")
+                return found.id
+            case MemoKind.CODING:
+                codings = state.codings(self.adjudication.visible_decisions(who))
+                if subject not in {coding.decision_id for coding in codings}:
+                    raise NotFoundError(f"no coding in force made by decision {subject!r}")
+                return subject
+            case _:
+                assert_never(kind)
+
+    def _memo_views(self, who: Access, found: list[Memo]) -> list[MemoView]:
+        """The memos this member may see, with what each is about and who wrote it: blind coding hides
+        other coders' journal entries and the memos of codings and codes they may not see."""
+        project = who.project
+        decisions = {d.id: d for d in self.adjudication.visible_decisions(who)}
+        hidden = self.adjudication.hidden_codes(who)
+        codes = self.repository.code_index(project.id)
+        sources = {source.id: source for source in self.repository.list_sources(project.id)}
+        others = state.can_see_others(who.role, blind=project.blind, revealed=project.revealed)
+        names = memos.authors(found, {user.id: user.username for user in self.accounts.list_users()})
+
+        def about(memo: Memo) -> str | None:
+            """What the memo is about, by name; None for a memo this member may not see."""
+            subject = memo.subject_id or ""
+            match memo.kind:
+                case MemoKind.PROJECT:
+                    return f"project {project.name}"
+                case MemoKind.JOURNAL:
+                    return "journal" if others or memo.author_id == who.user.id else None
+                case MemoKind.SOURCE:
+                    return sources[subject].name if subject in sources else f"source {subject} (removed)"
+                case MemoKind.CODE:
+                    return None if subject in hidden else codes[subject].name if subject in codes else subject
+                case MemoKind.CODING:
+                    decision = decisions.get(subject)
+                    return _coding_label(decision, codes, sources) if decision is not None else None
+                case _:
+                    assert_never(memo.kind)
+
+        views = [(memo, about(memo)) for memo in found]
+        return [
+            MemoView(memo=memo, about=label, author=names[memo.author_id])
+            for memo, label in views
+            if label is not None
+        ]
+
     def _placements(self, codings: list[Coding]) -> list[Placement]:
         segments = self.repository.get_segments(sorted({coding.segment_id for coding in codings}))
         return [
@@ -144,7 +280,20 @@ def analysis_of(groundcode: Groundcode) -> Analysis:
         repository=groundcode.repository,
         suggestions=groundcode.suggestions,
         decisions=groundcode.decisions,
+        memos=groundcode.memos,
+        accounts=groundcode.accounts,
         adjudication=groundcode.adjudication,
         embedder=lambda: groundcode.embedder,
         namer=lambda: groundcode.llm_backend if groundcode.settings.suggestion_backend == "llm" else None,
     )
+
+
+def _coding_label(decision: Decision, codes: dict[str, Code], sources: dict[str, Source]) -> str:
+    """A coding as a reader recognises it: code, source, span and the first words of the quote."""
+    code = codes[decision.code_id].name if decision.code_id in codes else decision.code_id
+    source = sources.get(decision.source_id or "")
+    if source is None or decision.start is None or decision.end is None:
+        return f"{code} (coding {decision.id})"
+    quote = source.text[decision.start : decision.end]
+    short = quote if len(quote) <= 60 else quote[:57] + "..."
+    return f"{code} on {source.name}, characters {decision.start}-{decision.end}: \u201c{short}\u201d"

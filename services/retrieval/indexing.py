@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from groundcode.domain import Codebook, Model, Segment, Stage, content_hash, derived_id
+from groundcode.errors import NotFoundError
 from groundcode.queue.ports import FollowUps
-from groundcode.storage.repository import NotFoundError, Repository
+from groundcode.storage.repository import Repository
 from services.retrieval.batching import batched
 from services.retrieval.embeddings import Embedder
 from services.retrieval.vector_store import (

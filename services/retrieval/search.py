@@ -13,7 +13,7 @@ from typing import TypeVar
 from pydantic import Field
 
 from groundcode.domain import Model
-from groundcode.storage.repository import NotFoundError
+from groundcode.errors import NotFoundError
 from services.retrieval.embeddings import Embedder
 from services.retrieval.indexing import collection
 from services.retrieval.vector_store import CollectionKind, Contains, Hit, VectorStore, Where

@@ -18,8 +18,8 @@ from eval.report import (
     write_report,
 )
 from eval.runs import run_task
-from eval.seeds import PARADIGM_FILE, concept_to_component, load
-from eval.tasks import Provenance, RunOptions, TaskName, choose_units, run_axial, run_open_coding
+from eval.seeds import PARADIGM_FILE, TaskName, concept_to_component, load
+from eval.tasks import Provenance, RunOptions, choose_units, run_axial, run_open_coding
 from groundcode.app import Groundcode, open_groundcode
 from groundcode.settings import Settings
 from services.retrieval.embeddings import LocalE5Embedder

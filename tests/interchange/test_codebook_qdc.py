@@ -148,8 +148,8 @@ def test_qdc_round_trip_through_import_and_export_commands(data_dir: Path, tmp_p
 
 
 def test_export_refuses_an_unknown_project_or_codebook(data_dir: Path) -> None:
+    _run("init", "-p", "empty")
     result = runner.invoke(app, ["codebook", "export", "nowhere", "--out", "x.qdc"])
     assert result.exit_code == 2 and "no project named 'nowhere'" in result.output
-    _run("init", "-p", "empty")
     result = runner.invoke(app, ["codebook", "export", "empty", "--out", "x.qdc"])
     assert result.exit_code == 2 and "project 'empty' has no codebook" in result.output

@@ -26,8 +26,8 @@ from queue_test_support import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundcode.domain import Stage, WorkItem, WorkStatus
-from groundcode.queue import WorkService, build_work_queue
 from groundcode.queue.ports import FollowUps
+from groundcode.queue.taskiq_queue import WorkService, build_work_queue
 from groundcode.settings import Settings
 from groundcode.storage.work_items import WorkItemStore
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from queue_test_support import SegmentWriter
 
 from groundcode.domain import Stage
-from groundcode.queue import WorkService
+from groundcode.queue.taskiq_queue import WorkService
 from groundcode.settings import Settings
 from groundcode.storage.database import create_database_engine, session_factory
 from groundcode.storage.work_items import WorkItemStore

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from groundcode.domain import Code, Segment
-from groundcode.storage.repository import NotFoundError, Repository
+from groundcode.errors import NotFoundError
+from groundcode.storage.repository import Repository
 from services.retrieval.embeddings import LocalE5Embedder
 from services.retrieval.indexing import (
     HASH_KEY,
