@@ -42,10 +42,13 @@ app()
 '''
 
 
-def wall_seconds(command: list[str], env: dict[str, str]) -> float:
-    """One run's wall time; the command must succeed."""
+def wall_seconds(command: list[str], env: dict[str, str], folder: str) -> float:
+    """One run's wall time in ``folder`` (not the checkout: ``python -m`` puts the working folder first on the
+    path, ahead of ``PYTHONPATH``); the command must succeed."""
     started = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        command, env=env, cwd=folder, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     return time.perf_counter() - started
 
 
@@ -61,7 +64,7 @@ def main() -> None:
         minimal = Path(folder) / "minimal.py"
         minimal.write_text(MINIMAL_APP, encoding="utf-8")
         sample = Path(str(resources.files("groundcode") / "samples" / "interview_01_en.txt"))
-        subprocess.run([*groundcode, "import", str(sample), "-p", "bench"], env=env, check=True)
+        subprocess.run([*groundcode, "import", str(sample), "-p", "bench"], env=env, cwd=folder, check=True)
         commands = {
             "typer floor --help": [sys.executable, str(minimal), "--help"],
             "groundcode --help": [*groundcode, "--help"],
@@ -76,14 +79,16 @@ def main() -> None:
                 "PYTHONPATH": str(args.compare_tree.resolve()),
                 "GROUNDCODE_DATA_DIR": str(Path(folder) / "compared-data"),
             }
-            subprocess.run([*groundcode, "import", str(sample), "-p", "bench"], env=other, check=True)
+            subprocess.run(
+                [*groundcode, "import", str(sample), "-p", "bench"], env=other, cwd=folder, check=True
+            )
             for name in ("groundcode --help", "groundcode status"):
                 commands[f"compared {name}"] = commands[name]
                 envs[f"compared {name}"] = other
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _round in range(args.rounds):
             for name, command in commands.items():
-                times[name].append(wall_seconds(command, envs[name]))
+                times[name].append(wall_seconds(command, envs[name], folder))
     medians = {name: statistics.median(values) for name, values in times.items()}
     for name, median in medians.items():
         print(f"{name:22s} median {median:.3f} s  (min {min(times[name]):.3f}, max {max(times[name]):.3f})")

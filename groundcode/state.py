@@ -7,10 +7,10 @@ any moment is a fold over the decisions in order, and undoing a decision restore
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Literal
+from collections.abc import Collection, Iterable, Sequence
+from typing import Literal, assert_never
 
-from groundcode.domain import Code, Coding, Decision, DecisionKind, Role
+from groundcode.domain import Code, Coding, Decision, DecisionKind, Memo, MemoKind, Role
 
 CODING_KINDS = frozenset(
     {DecisionKind.ACCEPT, DecisionKind.EDIT, DecisionKind.CREATE_CODE, DecisionKind.CODE}
@@ -148,6 +148,37 @@ def visible(
     return [
         d for d in decisions if d.coder_id == viewer_id or d.kind == DecisionKind.MERGE or d.undoes in merges
     ]
+
+
+def visible_memos(
+    memos: Iterable[Memo],
+    viewer_id: str,
+    role: Role,
+    *,
+    blind: bool,
+    revealed: bool,
+    decision_ids: Collection[str],
+    hidden: Collection[str],
+) -> list[Memo]:
+    """Blind coding for memos: another coder's journal entries stay theirs until an owner reveals; a
+    coding's memo is seen with the coding (``decision_ids``: the decisions the member may see), a code's
+    with the code (``hidden``: the codes the member may not see yet); project and source memos are shared."""
+    others = can_see_others(role, blind=blind, revealed=revealed)
+
+    def visible(memo: Memo) -> bool:
+        match memo.kind:
+            case MemoKind.PROJECT | MemoKind.SOURCE:
+                return True
+            case MemoKind.JOURNAL:
+                return others or memo.author_id == viewer_id
+            case MemoKind.CODE:
+                return memo.subject_id not in hidden
+            case MemoKind.CODING:
+                return memo.subject_id in decision_ids
+            case _:
+                assert_never(memo.kind)
+
+    return [memo for memo in memos if visible(memo)]
 
 
 def hidden_codes(codes: Iterable[Code], viewer_id: str, role: Role) -> set[str]:

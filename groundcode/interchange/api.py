@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Response, UploadFile, status
 
+from groundcode import state
 from groundcode.auth import ProjectOwner, ProjectReader
 from groundcode.bounded import BoundExceededError, run_bounded
 from groundcode.domain import SegmentUnit
@@ -25,13 +26,22 @@ QDPX_MEDIA_TYPE = "application/zip"
 
 @router.get("/projects/{project}/export.qdpx", response_class=Response)
 def export_qdpx(who: ProjectReader, groundcode: GroundcodeDep) -> Response:
-    """The project as a REFI-QDA archive (ATLAS.ti, MAXQDA, NVivo, QualCoder): its texts, latest codebook and
-    the codings in force that you may see (with blind coding, a coder's own only)."""
+    """The project as a REFI-QDA archive (ATLAS.ti, MAXQDA, NVivo, QualCoder): its texts, latest codebook, and
+    the codings in force and memos that you may see (with blind coding, a coder's own only)."""
     project = who.project
     decisions = groundcode.adjudication.visible_decisions(who)
     hidden = groundcode.adjudication.hidden_codes(who)
+    memos = state.visible_memos(
+        groundcode.memos.current(project.id),
+        who.user.id,
+        who.role,
+        blind=project.blind,
+        revealed=project.revealed,
+        decision_ids={decision.id for decision in decisions},
+        hidden=hidden,
+    )
     try:
-        data, _exported = export_project(groundcode, project, decisions, hidden)
+        data, _exported = export_project(groundcode, project, decisions, hidden, memos)
     except InterchangeError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     filename = quote(f"{project.name}.qdpx")

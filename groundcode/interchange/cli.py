@@ -230,8 +230,8 @@ def export_command(
     out: Annotated[Path, typer.Option("--out", help="The .qdpx file to write.")],
     project: ProjectOption = "default",
 ) -> None:
-    """Write a project as REFI-QDA: its texts, latest codebook, and every coder's codings in force (with the
-    provenance of accepted suggestions as notes)."""
+    """Write a project as REFI-QDA: its texts, latest codebook, every coder's codings in force (with the
+    provenance of accepted suggestions as notes) and every memo."""
     from groundcode.interchange.projects import export_project
     from groundcode.interchange.refiqda import walk_codes
 
@@ -241,7 +241,12 @@ def export_command(
         except NotFoundError as error:
             raise _fail(error.for_operator()) from error
         try:
-            data, exported = export_project(groundcode, target, groundcode.decisions.list(target.id))
+            data, exported = export_project(
+                groundcode,
+                target,
+                groundcode.decisions.list(target.id),
+                memos=groundcode.memos.current(target.id),
+            )
         except InterchangeError as error:
             raise _fail(str(error)) from error
     try:
@@ -270,6 +275,8 @@ def _print_import(summary: ImportSummary) -> None:
     added = f" (new accounts: {escape(', '.join(summary.accounts_added))})" if summary.accounts_added else ""
     console.print(f"  users: {escape(', '.join(summary.users)) or 'none'}{added}")
     console.print(f"  codings: {summary.codings_added} imported, {summary.codings_known} already there")
+    if summary.memos_added:
+        console.print(f"  memos: {summary.memos_added} imported (project, journal, source, code, coding)")
     for line in summary.left_out:
         errors.print(f"[yellow]not imported:[/yellow] {escape(line)}")
 

@@ -2,14 +2,15 @@
 
 A REFI-QDA code has a name, a Description, a colour and child codes; a groundcode ``Code`` also has
 inclusion and exclusion criteria and examples, which no REFI-QDA element carries. So: hierarchy <->
-``parent_id``, Description <-> ``definition``, colour <-> ``color``; ``qdc_losses`` says what an export drops.
+``parent_id``, Description <-> ``definition``, colour <-> ``color`` (a code without one is exported with a
+palette colour of its own); ``qdc_losses`` says what an export drops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from groundcode.domain import Code
+from groundcode.domain import Code, derived_id
 from groundcode.interchange.refiqda import (
     QdaCode,
     QdaCodebook,
@@ -42,16 +43,52 @@ def codes_from_qdc(codebook: QdaCodebook, namespace: str) -> list[Code]:
     ]
 
 
-def qdc_from_codes(codes: Sequence[Code], origin: str, project_id: str) -> QdaCodebook:
-    """The REFI-QDA codebook of a project's ``codes`` (a consistent hierarchy, as in a ``Codebook``)."""
+PALETTE = (
+    "#1F77B4",
+    "#FF7F0E",
+    "#2CA02C",
+    "#D62728",
+    "#9467BD",
+    "#8C564B",
+    "#E377C2",
+    "#7F7F7F",
+    "#BCBD22",
+    "#17BECF",
+    "#AEC7E8",
+    "#FFBB78",
+    "#98DF8A",
+    "#FF9896",
+    "#C5B0D5",
+    "#C49C94",
+    "#F7B6D2",
+    "#DBDB8D",
+)
+"""Colours for codes that have none (matplotlib's tab10 and tab20 light): other programs then show the same
+colour for a code each time, instead of drawing a random one at every import."""
+
+
+def code_color(code: Code) -> str:
+    """The code's own colour if it is #RGB/#RRGGBB, else a palette colour that depends only on its id."""
+    if code.color and is_rgb_color(code.color):
+        return code.color
+    return PALETTE[int(derived_id("colour", code.id)[:8], 16) % len(PALETTE)]
+
+
+def qdc_from_codes(
+    codes: Sequence[Code], origin: str, project_id: str, applied: Collection[str] | None = None
+) -> QdaCodebook:
+    """The REFI-QDA codebook of a project's ``codes`` (a consistent hierarchy, as in a ``Codebook``). With
+    ``applied`` (the codes codings use), a parent code never applied itself is a category: not codable."""
+    parents = {code.parent_id for code in codes}
 
     def tree(parent_id: str | None) -> list[QdaCode]:
         return [
             QdaCode(
                 guid=interchange_guid("code", code.id, project_id),
                 name=code.name,
+                is_codable=applied is None or code.id not in parents or code.id in applied,
                 description=code.definition or None,
-                color=code.color if code.color and is_rgb_color(code.color) else None,
+                color=code_color(code),
                 children=tree(code.id),
             )
             for code in codes
@@ -72,7 +109,7 @@ def qdc_losses(codes: Sequence[Code]) -> list[str]:
             f"{', '.join(criteria)}"
         )
     losses.extend(
-        f"code {code.name!r}: colour {code.color!r} is not #RGB or #RRGGBB and is left out"
+        f"code {code.name!r}: colour {code.color!r} is not #RGB or #RRGGBB; a palette colour is exported"
         for code in codes
         if code.color and not is_rgb_color(code.color)
     )

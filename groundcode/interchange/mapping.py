@@ -17,18 +17,22 @@ Import (``match_sources``, then ``plan_import``):
   creating user (else the selection's, source's or project's) at its creation time, on the segment that
   contains its span or overlaps it most. Its id is ``local_id("coding", guid, project)``: importing a file
   again adds nothing twice.
-* Notes: a source's notes, description, creating user and creation time are kept in its metadata under
-  ``refi_qda``; the description and notes of a selection and the notes of a coding become the decision's
-  ``note``. Notes of the project or of codes, and notes nothing refers to, have no place and are reported.
+* Memos, where QualCoder, ATLAS.ti and MAXQDA put them: the Project's Description is the project memo; its
+  notes, and notes nothing refers to, are journal entries; a TextSource's Description is the source memo; a
+  code's notes its code memo; a selection's Description (but not in groundcode's own files, where it only
+  repeats the notes) and a coding's notes are the coding's memo. A memo already stored with the same text is
+  not added again. A source's notes, description, creating user and creation time are also kept in its
+  metadata under ``refi_qda``; the notes of a selection become the decision's ``note``.
 
 Export (``project_to_qda``): every source, the latest codebook (with any code codings still use that it no
 longer has), the users those refer to, and the codings in force -- only human decisions, never suggestions --
 as one ``PlainTextSelection`` per source, coder and span with one ``Coding`` per code. A decision's note and,
 for a decision on a suggestion, its provenance (backend, model, prompt version, confidence, rationale) are a
-``Note`` on
-the selection. Every GUID is ``interchange_guid`` of an immutable id (a selection's: of its source, coder and
-span; a note's: of its coding), so exporting twice gives the same file, and what was imported goes out with
-the GUIDs it came with.
+``Note`` on the selection. Memos go where the import reads them (the coding memos and provenance also in the
+selection's Description, where QualCoder reads a coding's memo). A parent code no coding uses is not codable
+(a category), and a code without a colour gets a palette colour of its own. Every GUID is ``interchange_guid``
+of an immutable id (a selection's: of its source, coder and span; a note's: of its coding or code), so
+exporting twice gives the same file, and what was imported goes out with the GUIDs it came with.
 """
 
 from __future__ import annotations
@@ -41,22 +45,27 @@ from pydantic import Field
 
 from groundcode import state
 from groundcode.domain import (
+    MEMO_TEXT_LIMIT,
     Code,
     Codebook,
     Coding,
     Decision,
     DecisionKind,
+    Memo,
+    MemoKind,
     Project,
     Segment,
     Source,
     User,
     content_hash,
+    memo_id_of,
     new_id,
 )
 from groundcode.interchange.codebook import codes_from_qdc, qdc_from_codes, qdc_losses
 from groundcode.interchange.errors import InterchangeError
 from groundcode.interchange.refiqda import (
     Guid,
+    QdaCode,
     QdaCodebook,
     QdaCoding,
     QdaModel,
@@ -75,6 +84,8 @@ from services.chunking.language import detect_language
 from services.chunking.segmenter import ChunkOptions
 
 ORIGIN = "groundcode"
+IMPORTED_BY = "refi-qda-import"
+"""The author of an imported memo whose note names no user of the file."""
 METADATA_KEY = "refi_qda"
 DEFAULT_CODEBOOK_NAME = "REFI-QDA"
 _USERNAME_PUNCTUATION = frozenset("_.@+-")
@@ -118,6 +129,7 @@ class ImportPlan:
     new_users: list[User]
     coders: list[str]  # user ids that become coders (they are not members yet)
     decisions: list[Decision]  # new decisions
+    memos: list[Memo]  # new memo versions: the file's memos not stored with the same text already
     known_sources: list[str]  # names of sources whose text the project already had
     known_codings: int
     left_out: list[str]
@@ -177,11 +189,13 @@ def plan_import(
     where: str,
     user_map: Mapping[str, str] | None = None,
     reusable_ids: Collection[str] = (),
+    stored_memos: Sequence[Memo] = (),
 ) -> ImportPlan:
     """What importing ``qda`` into ``project`` writes, given the project's sources (matched by
     ``match_sources``, with the stored segments of those already there), the database's accounts, the
     project's members and its decisions; ``user_map`` binds user GUIDs to existing usernames, and
-    ``reusable_ids`` are the accounts earlier imports into the project made."""
+    ``reusable_ids`` are the accounts earlier imports into the project made. ``stored_memos`` (the newest
+    version of each of the project's memos) say which of the file's memos are there already."""
     for code, _parent in walk_codes(qda.codes):
         if not code.name.strip():
             raise InterchangeError(where, f"Code {code.guid} has an empty name")
@@ -220,11 +234,12 @@ def plan_import(
         new_users=new_users,
         coders=[user.id for user in users.values() if user.id not in members],
         decisions=decisions,
+        memos=_imported_memos(qda, project.id, matches, users, stored_memos, known_ids, now),
         known_sources=list(
             dict.fromkeys(match.source.name for match in matches if match.source.id not in created_ids)
         ),
         known_codings=known_codings,
-        left_out=left_out + _unplaced_notes(qda) + _unmodelled(qda) + _unlisted_users(qda, users),
+        left_out=left_out + _lost_notes(qda) + _unmodelled(qda) + _unlisted_users(qda, users),
     )
 
 
@@ -375,7 +390,7 @@ def _source_decisions(
                 )
                 continue
             own = [guid for guid in selection.note_guids if owners.get(guid) == coding.guid]
-            texts = [selection.description, *_note_texts(notes, [*shared, *own, *coding.note_guids])]
+            texts = _note_texts(notes, [*shared, *own])
             decisions.append(
                 _decision(project, match.source, segment, selection, coding, users[coder], texts, now)
             )
@@ -389,7 +404,7 @@ def _decision(
     selection: QdaSelection,
     coding: QdaCoding,
     coder: User,
-    notes: Sequence[str | None],
+    notes: Sequence[str],
     now: datetime,
 ) -> Decision:
     when = coding.creation_time or selection.creation_time
@@ -409,25 +424,128 @@ def _decision(
 
 
 def _note_texts(notes: Mapping[str, QdaNote], guids: Iterable[str]) -> list[str]:
+    """The texts of the notes, in order (a note without text: its description, else its name)."""
     return [notes[guid].text or notes[guid].description or notes[guid].name or "" for guid in guids]
 
 
-def _unplaced_notes(qda: QdaProject) -> list[str]:
-    """The notes no imported source, selection or coding refers to."""
-    placed: set[str] = set()
+def _imported_memos(
+    qda: QdaProject,
+    project_id: str,
+    matches: Sequence[SourceMatch],
+    users: Mapping[str, User],
+    stored: Sequence[Memo],
+    coding_ids: Collection[str],
+    now: datetime,
+) -> list[Memo]:
+    """The file's memos as groundcode memos, those not stored with the same text already: the project's
+    Description (project memo), its notes and the notes nothing refers to (journal entries), each text
+    source's Description (source memo), the notes of a code (code memo), and a selection's Description
+    with the notes of each of its codings (coding memos; a groundcode file's selection Description only
+    repeats its notes, for QualCoder, and is not read)."""
+    notes = {note.guid: note for note in qda.notes}
+    newest = {memo.memo_id: memo for memo in stored}
+    found: list[Memo] = []
+
+    def add(
+        kind: MemoKind,
+        subject_id: str | None,
+        texts: Sequence[str | None],
+        *,
+        memo_id: str = "",
+        title: str = "",
+        user: str | None = None,
+        when: datetime | None = None,
+    ) -> None:
+        text = "\n\n".join(part for part in texts if part and part.strip())[:MEMO_TEXT_LIMIT]
+        memo_id = memo_id or memo_id_of(project_id, kind, subject_id)
+        before = newest.get(memo_id)
+        if not text or (before is not None and not before.deleted and before.text == text):
+            return
+        found.append(
+            Memo(
+                memo_id=memo_id,
+                project_id=project_id,
+                kind=kind,
+                subject_id=subject_id,
+                title=title.strip()[:300],
+                text=text,
+                version=(before.version if before else 0) + 1,
+                author_id=users[user].id if user is not None and user in users else IMPORTED_BY,
+                written_at=_utc(when) if when else now,
+            )
+        )
+
+    add(MemoKind.PROJECT, None, [qda.description], user=qda.creating_user, when=qda.creation_time)
+    for note in qda.notes:
+        if note.guid in qda.note_guids or note.guid not in _referenced_notes(qda, imported_only=False):
+            add(
+                MemoKind.JOURNAL,
+                None,
+                [note.text or note.description],
+                memo_id=local_id("memo", note.guid, project_id),
+                title=note.name or "",
+                user=note.creating_user,
+                when=note.creation_time,
+            )
+    for code, _parent in walk_codes(qda.codes):
+        first = notes[code.note_guids[0]] if code.note_guids else None
+        add(
+            MemoKind.CODE,
+            local_id("code", code.guid, project_id),
+            _note_texts(notes, code.note_guids),
+            user=first.creating_user if first else None,
+            when=first.creation_time if first else None,
+        )
+    for match in matches:
+        source = match.qda
+        add(
+            MemoKind.SOURCE,
+            match.source.id,
+            [source.description],
+            user=source.creating_user,
+            when=source.creation_time,
+        )
+        for selection in source.selections:
+            description = selection.description if qda.origin != ORIGIN else None
+            for coding in selection.codings:
+                decision_id = local_id("coding", coding.guid, project_id)
+                if decision_id not in coding_ids:  # a coding that could not be imported
+                    continue
+                first = notes[coding.note_guids[0]] if coding.note_guids else None
+                add(
+                    MemoKind.CODING,
+                    decision_id,
+                    [description, *_note_texts(notes, coding.note_guids)],
+                    user=first.creating_user if first else coding.creating_user or selection.creating_user,
+                    when=first.creation_time if first else coding.creation_time or selection.creation_time,
+                )
+    return found
+
+
+def _referenced_notes(qda: QdaProject, *, imported_only: bool) -> set[str]:
+    """The notes a text source, selection, coding or code refers to (only of sources with text: those
+    imported, with ``imported_only``)."""
+    referenced = {guid for code, _parent in walk_codes(qda.codes) for guid in code.note_guids}
     for source in qda.sources:
-        if source.text is not None and source.text.strip():
-            placed.update(source.note_guids)
-            for selection in source.selections:
-                placed.update(selection.note_guids)
-                placed.update(guid for coding in selection.codings for guid in coding.note_guids)
-            placed.update(guid for coding in source.codings for guid in coding.note_guids)
-    unplaced = [note.name or note.guid for note in qda.notes if note.guid not in placed]
-    if not unplaced:
+        if imported_only and (source.text is None or not source.text.strip()):
+            continue
+        referenced.update(source.note_guids)
+        referenced.update(guid for coding in source.codings for guid in coding.note_guids)
+        for selection in source.selections:
+            referenced.update(selection.note_guids)
+            referenced.update(guid for coding in selection.codings for guid in coding.note_guids)
+    return referenced
+
+
+def _lost_notes(qda: QdaProject) -> list[str]:
+    """The notes that only sources left out refer to."""
+    kept = _referenced_notes(qda, imported_only=True) | set(qda.note_guids)
+    every = _referenced_notes(qda, imported_only=False)
+    lost = [note.name or note.guid for note in qda.notes if note.guid in every and note.guid not in kept]
+    if not lost:
         return []
     return [
-        f"{len(unplaced)} note(s) of the project, of codes, of sources left out or of nothing are not kept: "
-        + ", ".join(repr(name) for name in unplaced)
+        f"{len(lost)} note(s) of sources left out are not kept: " + ", ".join(repr(name) for name in lost)
     ]
 
 
@@ -491,10 +609,13 @@ def project_to_qda(
     code_index: Mapping[str, Code],
     users: Sequence[User],
     decisions: Sequence[Decision],
+    memos: Sequence[Memo] = (),
 ) -> ProjectExport:
-    """The REFI-QDA project of ``project`` with the codings in force of ``decisions`` (pass only the decisions
-    the reader may see)."""
+    """The REFI-QDA project of ``project`` with the codings in force of ``decisions`` and ``memos`` (pass
+    only the decisions and memos the reader may see)."""
     scope = project.id
+    memo_of = {(memo.kind, memo.subject_id): memo for memo in memos}
+    account_ids = {user.id for user in users}
     found = state.codings(decisions)
     codes, losses = _exported_codes(codebook, code_index, {coding.code_id for coding in found})
     code_names = {code.id: code.name for code in codes}
@@ -514,6 +635,7 @@ def project_to_qda(
         )
     by_decision = {decision.id: decision for decision in decisions}
     referenced_users = {coding.coder_id for coding in codings}
+    referenced_users |= {memo.author_id for memo in memos if memo.author_id in account_ids}
     notes: list[QdaNote] = []
     qda_sources = []
     for source in sorted(sources, key=lambda s: (s.name, interchange_guid("source", s.id, scope))):
@@ -525,14 +647,17 @@ def project_to_qda(
         spans = groups.get(source.id, {})
         selections = []
         for key in sorted(spans, key=lambda key: (key[1], key[2], key[0])):
-            selection, selection_notes = _selection(scope, source, key, spans[key], by_decision, code_names)
+            selection, selection_notes = _selection(
+                scope, source, key, spans[key], by_decision, code_names, memo_of, account_ids
+            )
             selections.append(selection)
             notes += selection_notes
+        source_memo = memo_of.get((MemoKind.SOURCE, source.id))
         qda_sources.append(
             QdaTextSource(
                 guid=interchange_guid("source", source.id, scope),
                 name=source.name,
-                description=record.description,
+                description=source_memo.text if source_memo else record.description,
                 text=source.text,
                 creating_user=record.creating_user,
                 creation_time=record.creation_time or source.imported_at,
@@ -555,13 +680,37 @@ def project_to_qda(
             f'{len(unexported)} rejection(s) and skip(s), {no_code} "no code applies" mark(s): '
             "REFI-QDA has no place for them"
         )
+    journal = [
+        _memo_note(
+            memo,
+            memo.title or f"Journal {memo.written_at:%Y-%m-%d}",
+            interchange_guid("memo", memo.memo_id, scope),
+            account_ids,
+        )
+        for memo in memos
+        if memo.kind is MemoKind.JOURNAL
+    ]
+    code_notes = {
+        code.id: _memo_note(
+            memo, f"Memo on code {code.name!r}", _memo_guid("code", code.id, scope), account_ids
+        )
+        for code in codes
+        if (memo := memo_of.get((MemoKind.CODE, code.id))) is not None
+    }
+    project_memo = memo_of.get((MemoKind.PROJECT, None))
+    applied = {coding.code_id for coding in codings}
+    qda_codes = qdc_from_codes(codes, ORIGIN, scope, applied).codes if codes else []
     qda = QdaProject(
         name=project.name,
         origin=ORIGIN,
+        description=project_memo.text if project_memo else None,
         users=qda_users,
-        codes=qdc_from_codes(codes, ORIGIN, scope).codes if codes else [],
+        codes=_with_code_notes(
+            qda_codes, {interchange_guid("code", c, scope): n for c, n in code_notes.items()}
+        ),
         sources=qda_sources,
-        notes=notes,
+        notes=[*journal, *code_notes.values(), *notes],
+        note_guids=[note.guid for note in journal],
     )
     return ProjectExport(project=qda, losses=losses)
 
@@ -597,17 +746,38 @@ def _selection(
     group: Sequence[Coding],
     by_decision: Mapping[str, Decision],
     code_names: Mapping[str, str],
+    memo_of: Mapping[tuple[MemoKind, str | None], Memo],
+    account_ids: Collection[str],
 ) -> tuple[QdaSelection, list[QdaNote]]:
     """One coder's selection of a span (``key``: coder GUID, start, end) with one coding per code, the first
-    made, and the notes of its codings."""
+    made, and the notes of its codings: each coding's memo is a note on the coding, and the decisions' notes
+    and provenance a note on the selection. The selection's Description repeats them all, because that is
+    where QualCoder reads a coding's memo."""
     coder_guid, start, end = key
     first: dict[str, Coding] = {}
     for coding in group:
         first.setdefault(coding.code_id, coding)
     qda_codings = []
-    notes = []
+    notes: list[QdaNote] = []
+    selection_notes: list[str] = []
+    described: list[str] = []
     for coding in first.values():
         coding_guid = interchange_guid("coding", coding.decision_id, scope)
+        memo = memo_of.get((MemoKind.CODING, coding.decision_id))
+        memo_notes = (
+            []
+            if memo is None
+            else [
+                _memo_note(
+                    memo,
+                    f"Memo on coding {code_names[coding.code_id]!r}",
+                    _memo_guid("coding", coding.decision_id, scope),
+                    account_ids,
+                )
+            ]
+        )
+        notes += memo_notes
+        described += [note.text or "" for note in memo_notes]
         text = _note_text(by_decision[coding.decision_id])
         if text:
             note = QdaNote(
@@ -618,12 +788,15 @@ def _selection(
                 creation_time=coding.decided_at,
             )
             notes.append(note)
+            selection_notes.append(note.guid)
+            described.append(text)
         qda_codings.append(
             QdaCoding(
                 guid=coding_guid,
                 code_guid=interchange_guid("code", coding.code_id, scope),
                 creating_user=coder_guid,
                 creation_time=coding.decided_at,
+                note_guids=[note.guid for note in memo_notes],
             )
         )
     source_guid = interchange_guid("source", source.id, scope)
@@ -633,10 +806,41 @@ def _selection(
         end=end,
         creating_user=coder_guid,
         creation_time=group[0].decided_at,
+        description="\n\n".join(described) or None,
         codings=qda_codings,
-        note_guids=[note.guid for note in notes],
+        note_guids=selection_notes,
     )
     return selection, notes
+
+
+def _memo_guid(kind: str, subject_id: str, scope: str) -> str:
+    """The GUID of the note of a code's or coding's memo: derived from the subject's GUID, which an import
+    keeps, so that a project exported again after an import gives the same file."""
+    return interchange_guid("memo", interchange_guid(kind, subject_id, scope))
+
+
+def _memo_note(memo: Memo, name: str, guid: str, account_ids: Collection[str]) -> QdaNote:
+    """A memo as a REFI-QDA note, by its author if the author is an exported user (``account_ids``)."""
+    return QdaNote(
+        guid=guid,
+        name=name,
+        text=memo.text,
+        creating_user=interchange_guid("user", memo.author_id) if memo.author_id in account_ids else None,
+        creation_time=memo.written_at,
+    )
+
+
+def _with_code_notes(codes: Sequence[QdaCode], notes: Mapping[str, QdaNote]) -> list[QdaCode]:
+    """The code tree with each code's memo note (``notes``: code GUID -> note) referenced from the code."""
+    return [
+        code.model_copy(
+            update={
+                "note_guids": [*code.note_guids, *([notes[code.guid].guid] if code.guid in notes else [])],
+                "children": _with_code_notes(code.children, notes),
+            }
+        )
+        for code in codes
+    ]
 
 
 def _note_text(decision: Decision) -> str:

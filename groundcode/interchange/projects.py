@@ -17,12 +17,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundcode.app import Groundcode
-from groundcode.domain import Decision, Model, Project, Role, Stage, User, utcnow
+from groundcode.domain import Decision, Memo, Model, Project, Role, Stage, User, utcnow
 from groundcode.interchange.mapping import ProjectExport, match_sources, plan_import, project_to_qda
 from groundcode.interchange.refiqda import QdaProject, write_project
 from groundcode.storage.accounts import AccountStore
 from groundcode.storage.database import transaction
 from groundcode.storage.decisions import DecisionStore
+from groundcode.storage.memos import MemoStore
 from groundcode.storage.repository import Repository
 from groundcode.storage.tables import UserRow
 from services.chunking.segmenter import ChunkOptions
@@ -41,6 +42,7 @@ class ImportSummary(Model):
     users: list[str]  # the accounts of the file's users
     codings_added: int
     codings_known: int
+    memos_added: int = 0  # new memos or new versions: project, journal, source, code and coding memos
     left_out: list[str]
 
 
@@ -81,6 +83,7 @@ def import_project(
             where=where,
             user_map=user_map,
             reusable_ids=accounts.imported_into(project.id),
+            stored_memos=stores.memos.newest(project.id),
         )
         for source in plan.sources:
             repository.add_source(source)
@@ -98,6 +101,8 @@ def import_project(
         for coder_id in dict.fromkeys(decision.coder_id for decision in plan.decisions):
             mine = [decision for decision in plan.decisions if decision.coder_id == coder_id]
             stores.decisions.append(mine, follow_up=Stage.LEARN)
+        for memo in plan.memos:
+            stores.memos.append(memo)
     summary = ImportSummary(
         project=project.name,
         sources_added=[source.name for source in plan.sources],
@@ -109,6 +114,7 @@ def import_project(
         users=[user.username for user in plan.users],
         codings_added=len(plan.decisions),
         codings_known=plan.known_codings,
+        memos_added=len(plan.memos),
         left_out=left_out + plan.left_out,
     )
     work = [
@@ -124,10 +130,11 @@ def export_project(
     project: Project,
     decisions: Sequence[Decision],
     hidden_codes: Collection[str] = (),
+    memos: Sequence[Memo] = (),
 ) -> tuple[bytes, ProjectExport]:
-    """The .qdpx of ``project`` with the codings in force of ``decisions`` (only those the reader may see),
-    without ``hidden_codes`` (other coders' new codes the reader may not see yet), and what it holds and
-    could not carry. Raises ``InterchangeError`` if the project cannot be written."""
+    """The .qdpx of ``project`` with the codings in force of ``decisions`` and the ``memos`` (only those
+    the reader may see), without ``hidden_codes`` (other coders' new codes the reader may not see yet), and
+    what it holds and could not carry. Raises ``InterchangeError`` if the project cannot be written."""
     repository = groundcode.repository
     codebook = repository.latest_codebook(project.id)
     if codebook is not None:
@@ -141,6 +148,7 @@ def export_project(
         {code_id: code for code_id, code in code_index.items() if code_id not in hidden_codes},
         groundcode.accounts.list_users(),
         decisions,
+        memos,
     )
     return write_project(exported.project), exported
 
@@ -151,6 +159,7 @@ class _Stores:
     repository: Repository
     accounts: AccountStore
     decisions: DecisionStore
+    memos: MemoStore
 
 
 @contextmanager
@@ -161,7 +170,13 @@ def _one_transaction(engine: Engine) -> Iterator[_Stores]:
         sessions = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only"
         )
-        yield _Stores(sessions, Repository(sessions), AccountStore(sessions), DecisionStore(sessions))
+        yield _Stores(
+            sessions,
+            Repository(sessions),
+            AccountStore(sessions),
+            DecisionStore(sessions),
+            MemoStore(sessions),
+        )
 
 
 def _add_accounts(sessions: sessionmaker[Session], users: Sequence[User], project_id: str) -> None:

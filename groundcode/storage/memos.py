@@ -61,6 +61,11 @@ class MemoStore:
     def current(self, project_id: str, kind: MemoKind | None = None) -> list[Memo]:
         """The project's memos as they stand (newest version of each, deleted ones left out), in the order
         they were first written."""
+        return [memo for memo in self.newest(project_id, kind) if not memo.deleted]
+
+    def newest(self, project_id: str, kind: MemoKind | None = None) -> list[Memo]:
+        """The newest version of each of the project's memos, deleted ones too, in the order they were
+        first written."""
         newest = (
             select(
                 MemoRow.memo_id,
@@ -74,7 +79,6 @@ class MemoStore:
         query = (
             select(MemoRow)
             .join(newest, (MemoRow.memo_id == newest.c.memo_id) & (MemoRow.version == newest.c.version))
-            .where(MemoRow.deleted.is_(False))
             .order_by(newest.c.first)
         )
         if kind is not None:

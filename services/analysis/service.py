@@ -230,40 +230,42 @@ class Analysis:
                 assert_never(kind)
 
     def _memo_views(self, who: Access, found: list[Memo]) -> list[MemoView]:
-        """The memos this member may see, with what each is about and who wrote it: blind coding hides
-        other coders' journal entries and the memos of codings and codes they may not see."""
+        """The memos this member may see (``state.memo_visible``), with what each is about and who wrote
+        it."""
         project = who.project
         decisions = {d.id: d for d in self.adjudication.visible_decisions(who)}
         hidden = self.adjudication.hidden_codes(who)
         codes = self.repository.code_index(project.id)
         sources = {source.id: source for source in self.repository.list_sources(project.id)}
-        others = state.can_see_others(who.role, blind=project.blind, revealed=project.revealed)
         names = memos.authors(found, {user.id: user.username for user in self.accounts.list_users()})
+        shown = state.visible_memos(
+            found,
+            who.user.id,
+            who.role,
+            blind=project.blind,
+            revealed=project.revealed,
+            decision_ids=decisions.keys(),
+            hidden=hidden,
+        )
 
-        def about(memo: Memo) -> str | None:
-            """What the memo is about, by name; None for a memo this member may not see."""
+        def about(memo: Memo) -> str:
+            """What the memo is about, by name."""
             subject = memo.subject_id or ""
             match memo.kind:
                 case MemoKind.PROJECT:
                     return f"project {project.name}"
                 case MemoKind.JOURNAL:
-                    return "journal" if others or memo.author_id == who.user.id else None
+                    return "journal"
                 case MemoKind.SOURCE:
                     return sources[subject].name if subject in sources else f"source {subject} (removed)"
                 case MemoKind.CODE:
-                    return None if subject in hidden else codes[subject].name if subject in codes else subject
+                    return codes[subject].name if subject in codes else subject
                 case MemoKind.CODING:
-                    decision = decisions.get(subject)
-                    return _coding_label(decision, codes, sources) if decision is not None else None
+                    return _coding_label(decisions[subject], codes, sources)
                 case _:
                     assert_never(memo.kind)
 
-        views = [(memo, about(memo)) for memo in found]
-        return [
-            MemoView(memo=memo, about=label, author=names[memo.author_id])
-            for memo, label in views
-            if label is not None
-        ]
+        return [MemoView(memo=memo, about=about(memo), author=names[memo.author_id]) for memo in shown]
 
     def _placements(self, codings: list[Coding]) -> list[Placement]:
         segments = self.repository.get_segments(sorted({coding.segment_id for coding in codings}))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from groundcode.cli import app
 from groundcode.codebook_io import CodebookFormatError, format_codebook_yaml, parse_codebook
 from groundcode.domain import Code
-from groundcode.interchange.codebook import qdc_from_codes, qdc_losses
-from groundcode.interchange.refiqda import interchange_guid, read_codebook, write_codebook
+from groundcode.interchange.codebook import PALETTE, code_color, qdc_from_codes, qdc_losses
+from groundcode.interchange.refiqda import interchange_guid, read_codebook, walk_codes, write_codebook
 from groundcode.interchange.validate import validate_codebook
 from tests.interchange.support import VENDOR_SAMPLES, members
 
@@ -104,9 +105,10 @@ def test_qdc_losses_name_what_the_format_cannot_carry() -> None:
     assert losses == [
         "1 code(s) have inclusion/exclusion criteria or examples, which REFI-QDA codebooks cannot carry; "
         "only the definition is exported (as the Description): Trust",
-        "code 'Budget': colour 'red' is not #RGB or #RRGGBB and is left out",
+        "code 'Budget': colour 'red' is not #RGB or #RRGGBB; a palette colour is exported",
     ]
-    assert qdc_from_codes(codes, "test", "p").codes[1].color is None
+    exported = qdc_from_codes(codes, "test", "p").codes
+    assert exported[0].color == "#fff" and exported[1].color == code_color(codes[1]) in PALETTE
 
 
 runner = CliRunner()
@@ -139,9 +141,12 @@ def test_qdc_round_trip_through_import_and_export_commands(data_dir: Path, tmp_p
     assert "Codebook book: 4 codes" in _run("import", "-p", "second", "--codebook", "book.qdc")
     _run("codebook", "export", "second", "--format", "yaml", "--out", "second.yaml")
     _run("codebook", "export", "first", "--format", "yaml", "--out", "first.yaml")
-    assert (tmp_path / "second.yaml").read_text(encoding="utf-8") == (tmp_path / "first.yaml").read_text(
-        encoding="utf-8"
+    first, second = (
+        yaml.safe_load((tmp_path / name).read_text("utf-8")) for name in ("first.yaml", "second.yaml")
     )
+    # Codes without a colour went out with a palette colour of their own, which the second project keeps.
+    assert _without_colours(second) == _without_colours(first)
+    assert {code.color for code, _ in walk_codes(read_codebook(exported).codes)} >= {"#C0C"}
     # The second project's codes have ids of their own, yet go out with the GUIDs they came in with.
     _run("codebook", "export", "second", "--format", "qdc", "--out", "second.qdc")
     assert (tmp_path / "second.qdc").read_bytes() == exported
@@ -153,3 +158,20 @@ def test_export_refuses_an_unknown_project_or_codebook(data_dir: Path) -> None:
     assert result.exit_code == 2 and "no project named 'nowhere'" in result.output
     result = runner.invoke(app, ["codebook", "export", "empty", "--out", "x.qdc"])
     assert result.exit_code == 2 and "project 'empty' has no codebook" in result.output
+
+
+def _without_colours(value: object) -> object:
+    if isinstance(value, dict):
+        return {key: _without_colours(item) for key, item in value.items() if key != "color"}
+    if isinstance(value, list):
+        return [_without_colours(item) for item in value]
+    return value
+
+
+def test_parents_never_applied_are_categories_and_every_code_has_a_colour() -> None:
+    codes = [Code(id="parent", name="Barriers"), Code(id="child", name="Budget", parent_id="parent")]
+    (parent,) = qdc_from_codes(codes, "test", "p", applied={"child"}).codes
+    assert not parent.is_codable and parent.children[0].is_codable
+    assert qdc_from_codes(codes, "test", "p", applied={"parent"}).codes[0].is_codable
+    assert all(code.color in PALETTE for code, _ in walk_codes([parent]))
+    assert code_color(codes[0]) == code_color(codes[0].model_copy(update={"name": "Renamed"}))

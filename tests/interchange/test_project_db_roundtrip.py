@@ -226,7 +226,31 @@ def table_counts(settings: Settings) -> dict[str, int]:
 # Round trips
 
 
+def write_memos(data: Path) -> dict[str, str]:
+    """One memo of every kind in the study, written on the command line; kind -> text."""
+    groundcode = open_groundcode(Settings(data_dir=data))
+    try:
+        project = groundcode.repository.get_project("study")
+        coding = state.codings(groundcode.decisions.list(project.id))[0]
+        code = groundcode.repository.code_index(project.id)[coding.code_id].name
+        source = groundcode.repository.get_source(coding.source_id).name
+    finally:
+        groundcode.close()
+    texts = {
+        "project": "What makes digital government trusted?",
+        "journal": "Coded the budget answers; tired.",
+        "source": "The interviewee was in a hurry.",
+        "code": "Wider than its definition: includes rumours.",
+        "coding": "Ironic, in context.",
+    }
+    subjects = {"source": [source], "code": [code], "coding": [coding.decision_id]}
+    for kind, body in texts.items():
+        run(environment(data), "memo", "write", kind, *subjects.get(kind, []), "-p", "study", "--text", body)
+    return texts
+
+
 def test_a_coded_project_survives_export_import_export_unchanged(study: Path, tmp_path: Path) -> None:
+    memos = write_memos(study)
     first = export(study, "study", tmp_path / "first.qdpx")
     assert export(study, "study", tmp_path / "again.qdpx") == first  # deterministic
     qda = read_project(first)
@@ -240,13 +264,30 @@ def test_a_coded_project_survives_export_import_export_unchanged(study: Path, tm
     assert any("created as a new code" in note and "backend: offline" in note for note in provenance)
     assert any(note.startswith("groundcode suggestion, edited") for note in provenance)
     assert "Data protection" not in {code.name for code, _ in walk_codes(qda.codes)}  # merged away
+    # Memos where QualCoder, ATLAS.ti and MAXQDA read them: the project's in its Description, the journal
+    # as its notes, a source's in its Description, a code's and a coding's as notes they refer to (and a
+    # coding's in its selection's Description too, QualCoder's coding memo).
+    assert qda.description == memos["project"]
+    assert [notes[guid].text for guid in qda.note_guids] == [memos["journal"]]
+    assert [source.description for source in qda.sources if source.description] == [memos["source"]]
+    assert [notes[g].text for code, _ in walk_codes(qda.codes) for g in code.note_guids] == [memos["code"]]
+    coded = [notes[g].text for s in selections for c in s.codings for g in c.note_guids]
+    assert coded == [memos["coding"]]
+    assert any(memos["coding"] in (s.description or "") for s in selections)
     original = codings_by_name(Settings(data_dir=study), "study")
     assert len(original) == 5 and {coder for _, coder, *_ in original} == {"ana", "bob"}
 
     fresh = tmp_path / "fresh"
     output = run(environment(fresh), "project", "import", str(tmp_path / "first.qdpx"), "-p", "study")
-    assert "codings: 5 imported, 0 already there" in output
+    assert "codings: 5 imported, 0 already there" in output and "memos: 5 imported" in output
     assert codings_by_name(Settings(data_dir=fresh), "study") == original
+    groundcode = open_groundcode(Settings(data_dir=fresh))
+    try:
+        project = groundcode.repository.get_project("study")
+        imported = {memo.kind.value: memo.text for memo in groundcode.memos.current(project.id)}
+    finally:
+        groundcode.close()
+    assert imported == memos
     second = export(fresh, "study", tmp_path / "second.qdpx")
     assert members(second) == members(first)
     assert second == first
@@ -358,12 +399,17 @@ def test_the_atlas_sample_imports_what_it_has_and_reports_the_rest(tmp_path: Pat
     assert output.count("its text is not in the file") == 6
     assert "'Mabel.txt'" in output and "coding(s) are not imported" in output
     assert "2 PDFSource" in output and "1 AudioSource" in output and "2 VideoSource" in output
-    assert "'Research Plan'" in output
+    assert "memos: 2 imported" in output  # the notes nothing refers to, 'Research Plan'...: journal entries
     exported = read_project(export(data, "atlas", tmp_path / "atlas.qdpx"))
     original = read_project(VENDOR_SAMPLES / "atlas-standard-project.qde")
     assert [code.guid for code, _ in walk_codes(exported.codes)] == [
         code.guid for code, _ in walk_codes(original.codes)
     ]
+    # The journal entries go out as the project's notes, with the GUIDs they came with.
+    assert [(note.guid, note.name) for note in exported.notes] == [
+        (note.guid, note.name) for note in original.notes
+    ]
+    assert exported.note_guids == [note.guid for note in original.notes]
 
 
 # All or nothing
@@ -484,7 +530,9 @@ def test_import_route_is_for_owners_and_limits_the_upload(clients: Clients) -> N
 def qualcoder_export() -> bytes:
     """A .qdpx as QualCoder 3.x writes it (refi.py): a random Project creatingUserGUID that is no User
     ("there is no creating user in QualCoder"), the coder a User by name, the text under internal:// with a
-    byte-order mark; and a second coder's coding whose creatingUser the file does not list."""
+    byte-order mark, a category as a code that is not codable, the project memo in the Project's Description,
+    a journal as a Note, a coding memo in its selection's Description; and a second coder's coding whose
+    creatingUser the file does not list."""
     text = "Interviewer: What changed?\nP1: Trust came back slowly.\n"
     start = text.index("Trust")
     xml = f"""<?xml version="1.0" encoding="utf-8"?>
@@ -496,8 +544,10 @@ creationDateTime="2024-05-01T10:30:00Z" xmlns="urn:QDA-XML:project:1.0">
 </Users>
 <CodeBook>
 <Codes>
+<Code guid="aaaaaaaa-bbbb-4ccc-8ddd-000000000000" name="attitudes" isCodable="false" color="#00FF00">
 <Code guid="aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee" name="trust" isCodable="true" color="#FF0000">
 <Description>Trust in institutions</Description>
+</Code>
 </Code>
 </Codes>
 </CodeBook>
@@ -507,6 +557,7 @@ creationDateTime="2024-05-01T10:30:00Z" guid="cccccccc-dddd-4eee-8fff-0000000000
 <PlainTextSelection guid="dddddddd-eeee-4fff-8000-111111111111" startPosition="{start}" \
 endPosition="{start + len("Trust came back")}" creatingUser="11111111-2222-4333-8444-555555555555" \
 creationDateTime="2024-05-01T10:31:00Z">
+<Description>Said with a sigh.</Description>
 <Coding guid="eeeeeeee-ffff-4000-8111-222222222222" creatingUser="11111111-2222-4333-8444-555555555555" \
 creationDateTime="2024-05-01T10:31:00Z">
 <CodeRef targetGUID="aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee" />
@@ -521,6 +572,12 @@ creationDateTime="2024-05-01T10:32:00Z">
 </PlainTextSelection>
 </TextSource>
 </Sources>
+<Notes>
+<Note guid="ffffffff-0000-4111-8222-333333333333" name="First interview" \
+creatingUser="11111111-2222-4333-8444-555555555555" creationDateTime="2024-05-01T11:00:00Z">
+<PlainTextContent>Rapport came quickly.</PlainTextContent>
+</Note>
+</Notes>
 <Description>A QualCoder project</Description>
 </Project>
 """
@@ -539,6 +596,8 @@ def test_a_qualcoder_export_imports_although_creating_users_are_not_among_its_us
         users = {user.id: user.username for user in groundcode.accounts.list_users()}
         (source,) = groundcode.repository.list_sources(project.id)
         source_text = source.text
+        memos = {memo.kind.value: memo for memo in groundcode.memos.current(project.id)}
+        default_coding = next(c.decision_id for c in codings if users[c.coder_id] == "default")
     finally:
         groundcode.close()
     assert qda.creating_user is None and qda.stray_creator == "9b1e2a43-5c6d-4e7f-8a9b-0c1d2e3f4a5b"
@@ -549,3 +608,8 @@ def test_a_qualcoder_export_imports_although_creating_users_are_not_among_its_us
     warnings = "\n".join(summary.left_out)
     assert "creatingUserGUID 9b1e2a43-5c6d-4e7f-8a9b-0c1d2e3f4a5b is not one of its Users" in warnings
     assert "creatingUser 77777777-8888-4999-8aaa-bbbbbbbbbbbb is not one of the file's Users" in warnings
+    assert memos["project"].text == "A QualCoder project"
+    assert (memos["journal"].title, memos["journal"].text) == ("First interview", "Rapport came quickly.")
+    assert users[memos["journal"].author_id] == "default"
+    assert (memos["coding"].subject_id, memos["coding"].text) == (default_coding, "Said with a sigh.")
+    assert summary.memos_added == 3
