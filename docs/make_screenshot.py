@@ -1,5 +1,6 @@
 """Make ``docs/review-page.png``: the review page at 1280×800 on the bundled demo study, as a researcher
-sees it after accepting one suggestion, with the keyboard legend shown.
+sees it after accepting one suggestion, with the keyboard legend shown; and ``docs/memos-page.png``: the
+memos page with a project memo, journal entries and a code memo, one of them open.
 
     .venv/bin/python -m docs.make_screenshot
 
@@ -25,6 +26,30 @@ from groundcode.settings import Settings
 from tests.browser import launch_chromium
 
 OUTPUT = Path(__file__).with_name("review-page.png")
+MEMOS_OUTPUT = Path(__file__).with_name("memos-page.png")
+MEMOS = (
+    ("project", [], "Aims", "What makes citizens trust e-government services, and what breaks that trust?"),
+    (
+        "journal",
+        [],
+        "Day 1",
+        "Both interviewees spoke of the district offices first; infrastructure may be "
+        "the way into trust, not a separate theme.",
+    ),
+    (
+        "code",
+        ["ICT infrastructure"],
+        "",
+        "Wider than its definition: the interviewees include the staff who keep the connections running.",
+    ),
+    (
+        "journal",
+        [],
+        "Day 2",
+        "The Persian interview names the same offices. Check whether 'connection' "
+        "means the network or the people.",
+    ),
+)
 GROUNDCODE = str(Path(sys.executable).with_name("groundcode"))
 PASSWORD = "screenshot only"
 SHOWN_SENTENCE = "the district offices still run on connections"
@@ -33,6 +58,9 @@ SHOWN_SENTENCE = "the district offices still run on connections"
 def prepare(data_dir: Path, env: dict[str, str]) -> str:
     """Run the demo import, give its reviewer a known password, and return the id of the segment to show."""
     subprocess.run([GROUNDCODE, "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
+    for kind, subject, title, text in MEMOS:
+        memo = [GROUNDCODE, "memo", "write", kind, *subject, "-p", "demo", "--text", text, "--title", title]
+        subprocess.run(memo, env=env, check=True, stdout=subprocess.DEVNULL)
     groundcode = open_groundcode(Settings(data_dir=data_dir))
     try:
         groundcode.accounts.set_password("demo", PASSWORD)
@@ -80,6 +108,10 @@ def screenshot(base_url: str, segment_id: str) -> None:
         page.keyboard.press("?")
         expect(page.locator("#notice")).to_be_hidden(timeout=10_000)
         page.screenshot(path=OUTPUT)
+        page.goto("/memos?project=demo")
+        page.locator("#memo-items li", has_text="Day 1").click()
+        expect(page.locator("#memo-state")).to_contain_text("version 1")
+        page.screenshot(path=MEMOS_OUTPUT)
         browser.close()
 
 
@@ -96,7 +128,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(30)
-    print(f"wrote {OUTPUT}")
+    print(f"wrote {OUTPUT} and {MEMOS_OUTPUT}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""The review and analysis web pages: server-rendered HTML shells; each page's script (``static/review.js``,
-``static/analysis.js``, with ``static/common.js``) reads and writes everything through the JSON API
-(``services.adjudication.api``, ``services.analysis.api``) with the login session cookie.
+"""The review, analysis and memo web pages: server-rendered HTML shells; each page's script
+(``static/review.js``, ``static/analysis.js``, ``static/memos.js``, with ``static/common.js``) reads and
+writes everything through the JSON API (``services.adjudication.api``, ``services.analysis.api``) with the
+login session cookie.
 
 Pages load only files served here (the Content-Security-Policy forbids anything else), so the page works
 offline and transcript text can never run as script.
@@ -109,3 +110,13 @@ def analysis_page(
     """The analysis page of one project: its saturation curves and the axial-coding proposal to apply
     (read-only for viewers); ``static/analysis.js`` fills it from the analysis API."""
     return _project_page(request, user, groundcode, project, "analysis.html")
+
+
+@page_router.get("/memos")
+def memos_page(
+    request: Request, user: OptionalUser, groundcode: GroundcodeDep, project: str | None = None
+) -> Response:
+    """The memos of one project: the project memo, the journal, and the memos of sources, codes and
+    codings, to write, search, read back through their history and export (read-only for viewers);
+    ``static/memos.js`` works through the memo API."""
+    return _project_page(request, user, groundcode, project, "memos.html")
