@@ -90,7 +90,8 @@ def _project_page(
     roles = {found.name: role for found, role in groundcode.accounts.projects_of(user.id)}
     if project is None or project not in roles:
         return _page(request, "projects.html", user=user, projects=roles, missing=project)
-    return _page(request, template, user=user, project=project, role=roles[project], **context)
+    page = template.removesuffix(".html")  # its script is static/<page>.js (project_page.html)
+    return _page(request, template, user=user, project=project, role=roles[project], page=page, **context)
 
 
 @page_router.get("/review")

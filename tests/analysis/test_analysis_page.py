@@ -14,16 +14,16 @@ from tests.live_server import api_token
 __all__ = ["browser", "page"]
 
 
-def log_in(page: Page, team: Team, username: str) -> Page:
-    """``username`` logged in through the form, on the analysis page of project "study"."""
+def log_in(page: Page, team: Team, username: str, where: str = "analysis", ready: str = "#groups li") -> Page:
+    """``username`` logged in through the form, on page ``where`` of project "study", once ``ready`` shows."""
     groundcode = open_groundcode(team.settings)
     groundcode.accounts.set_password(username, PASSWORD)
     groundcode.close()
-    page.goto("/analysis?project=study")
+    page.goto(f"/{where}?project=study")
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.keyboard.press("Enter")
-    expect(page.locator("#groups li").first).to_be_visible()
+    expect(page.locator(ready).first).to_be_visible()
     return page
 
 

@@ -6,25 +6,19 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from groundcode.app import open_groundcode
-from tests.adjudication.test_review_page import PASSWORD, browser, page
+from tests.adjudication.test_review_page import browser, page
 from tests.analysis.conftest import Team
+from tests.analysis.test_analysis_page import log_in as log_in_at
 from tests.live_server import api_token
 
 __all__ = ["browser", "page"]
 
 
 def log_in(page: Page, team: Team, username: str) -> Page:
-    """``username`` logged in through the form, on the memos page of project "study"."""
-    groundcode = open_groundcode(team.settings)
-    groundcode.accounts.set_password(username, PASSWORD)
-    groundcode.close()
-    page.goto("/memos?project=study")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page.locator("#memo-state")).to_have_text("new")
-    return page
+    """``username`` logged in on the memos page of project "study", with a new memo in the form."""
+    logged_in = log_in_at(page, team, username, where="memos", ready="#memo-form")
+    expect(logged_in.locator("#memo-state")).to_have_text("new")
+    return logged_in
 
 
 def test_write_search_edit_and_delete_memos(page: Page, team: Team) -> None:
@@ -45,6 +39,7 @@ def test_write_search_edit_and_delete_memos(page: Page, team: Team) -> None:
     expect(writer.locator("#memo-items li")).to_have_count(1)
     writer.locator("#memo-items li").first.click()
     expect(form.get_by_label("Text")).to_have_value("The first interviews felt guarded.")
+    expect(writer.locator("#memo-state")).to_contain_text("version 1")
     team.coder.headers.update(api_token(team.settings, "cyrus"))  # a new password revoked the old token
     journal = team.coder.get("/projects/study/memos", params={"kind": "journal"}).json()[0]["memo"]
     saved_elsewhere = team.coder.post(
@@ -65,6 +60,7 @@ def test_write_search_edit_and_delete_memos(page: Page, team: Team) -> None:
 
     writer.get_by_label("Search").fill("")
     writer.locator("#memo-items li", has_text="Day 1").click()
+    expect(writer.locator("#memo-state")).to_contain_text("version 2")  # as it stands now
     form.get_by_label("Text").fill("Guarded at first, then open.")
     form.get_by_role("button", name="Save").click()
     expect(writer.locator("#notice")).to_contain_text("Saved: version 3")
