@@ -354,6 +354,9 @@ def import_command(
         bool,
         typer.Option(help="Wait for chunking (with the Redis queue; the embedded queue always finishes)."),
     ] = True,
+    create: Annotated[
+        bool, typer.Option("--create", help="Start the project if it is new (a first import always does).")
+    ] = False,
 ) -> None:
     """Import transcripts (and optionally a codebook), then chunk them into segments."""
     from services.chunking.segmenter import ChunkOptions
@@ -370,6 +373,10 @@ def import_command(
         speaker_patterns=speaker_pattern or None,
     )
     with _groundcode(create=True) as groundcode:
+        try:
+            groundcode.repository.check_import_target(project, create=create)
+        except NotFoundError as error:
+            raise _fail(error.for_operator()) from error
         target = groundcode.repository.ensure_project(project)
         if codebook is not None:
             imported_codebook = _import_codebook(groundcode, target, codebook)
@@ -962,7 +969,9 @@ def demo(project: ProjectOption = "demo") -> None:
     samples = resources.files("groundcode") / "samples"
     paths = sorted(Path(str(samples / name)) for name in ("interview_01_en.txt", "interview_02_fa.txt"))
     codebook = Path(str(samples / "codebook.yaml"))
-    import_command(files=paths, project=project, codebook=codebook, unit=SegmentUnit.SENTENCE, wait=True)
+    import_command(
+        files=paths, project=project, codebook=codebook, unit=SegmentUnit.SENTENCE, wait=True, create=True
+    )
     segments(source=None, project=project, limit=6)
     with _groundcode(create=True) as groundcode:
         target = _project(groundcode, project)

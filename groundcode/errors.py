@@ -34,7 +34,7 @@ class UnknownProjectError(NotFoundError):
             return str(self)
         return (
             f"no project named {self.name!r}; the projects here are {', '.join(map(repr, self.known))} "
-            f"(create a new one with 'groundcode init -p {self.name}')"
+            f"(create a new one with 'groundcode init -p {self.name}', or an import's --create)"
         )
 
 

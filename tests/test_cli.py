@@ -141,6 +141,19 @@ def test_a_command_that_only_reads_leaves_no_database_behind_and_says_where_it_l
     assert not (tmp_path / "data").exists()
 
 
+def test_an_import_into_a_mistyped_project_is_refused_unless_created(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "one.txt").write_text(TRANSCRIPT, encoding="utf-8")
+    assert run("import", str(tmp_path / "one.txt"), "-p", "my-study")[0] == 0  # the first project: made
+    code, output = run("import", str(tmp_path / "one.txt"), "-p", "my-studdy")
+    assert code == 1 and "no project named 'my-studdy'" in output and "'my-study'" in output
+    assert "--create" in output
+    assert "my-studdy" not in run("projects")[1]
+    assert run("import", str(tmp_path / "one.txt"), "-p", "second", "--create")[0] == 0
+    assert "second" in run("projects")[1]
+
+
 def test_projects_are_listed_and_a_mistyped_name_says_which_there_are(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -201,6 +201,9 @@ def import_command(
             "Unmapped users become new accounts without a password."
         ),
     ] = None,
+    create: Annotated[
+        bool, typer.Option("--create", help="Start the project if it is new (a first import always does).")
+    ] = False,
 ) -> None:
     """Import a REFI-QDA project: its texts, codebook, users and their codings, all or nothing; then index
     and suggest as after 'groundcode import'."""
@@ -215,6 +218,10 @@ def import_command(
     except ValueError as error:
         raise _fail(f"--map-user {error}") from error
     with _opened(create=True) as groundcode:
+        try:
+            groundcode.repository.check_import_target(project, create=create)
+        except NotFoundError as error:
+            raise _fail(error.for_operator()) from error
         try:
             qda = run_bounded(groundcode.settings.parse_bounds(), str(file), read_project, file)
             options = ChunkOptions(unit=unit, language=language)

@@ -51,6 +51,15 @@ class Repository:
             row = session.scalar(select(ProjectRow).where(ProjectRow.name == name))
             return Project.model_validate(row, from_attributes=True) if row else None
 
+    def check_import_target(self, name: str, *, create: bool) -> None:
+        """Refuse an import into a project that does not exist (``UnknownProjectError``, naming the projects
+        there are: such a name is most often mistyped), unless ``create`` or there is no project yet."""
+        if create or self.find_project(name) is not None:
+            return
+        known = [project.name for project in self.list_projects()]
+        if known:
+            raise UnknownProjectError(name, known)
+
     def get_project(self, name: str) -> Project:
         project = self.find_project(name)
         if project is None:

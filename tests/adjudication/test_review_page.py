@@ -262,7 +262,13 @@ def test_a_proposal_becomes_a_code_then_merges_into_another(reviewer: Page, team
     reviewer.keyboard.press(str(proposal["rank"]))  # a number on a proposal opens "new code"
     dialog = reviewer.locator("#create-dialog")
     expect(dialog.get_by_label("Name")).to_have_value(proposal["code_name"])
-    reviewer.keyboard.type("Service backlog")  # the prefilled name is selected: typing replaces it
+    reviewer.keyboard.type("jk")  # shortcuts pressed on do not type over the proposed name
+    expect(dialog.get_by_label("Name")).to_have_value(proposal["code_name"])
+    reviewer.keyboard.press("Shift+Tab")
+    reviewer.keyboard.press("Shift+Tab")
+    reviewer.keyboard.press("Shift+Tab")  # past Cancel and the definition, to the name
+    reviewer.keyboard.press("Control+a")
+    reviewer.keyboard.type("Service backlog")
     reviewer.keyboard.press("Tab")
     reviewer.keyboard.type("Services waiting for money or staff.")
     reviewer.keyboard.press("Control+Enter")

@@ -138,7 +138,7 @@ def test_qdc_round_trip_through_import_and_export_commands(data_dir: Path, tmp_p
     validate_codebook(exported)
     assert [code.name for code in read_codebook(exported).codes] == ["Political image", "Economic image"]
 
-    assert "Codebook book: 4 codes" in _run("import", "-p", "second", "--codebook", "book.qdc")
+    assert "Codebook book: 4 codes" in _run("import", "-p", "second", "--create", "--codebook", "book.qdc")
     _run("codebook", "export", "second", "--format", "yaml", "--out", "second.yaml")
     _run("codebook", "export", "first", "--format", "yaml", "--out", "first.yaml")
     first, second = (

@@ -301,7 +301,14 @@ def test_importing_into_another_project_of_the_same_database_reuses_the_mapped_a
     accounts = table_counts(settings)["users"]
     mapping = [f"--map-user={user.guid}={user.name}" for user in read_project(first).users]
     output = run(
-        environment(study), "project", "import", str(tmp_path / "first.qdpx"), "-p", "copy", *mapping
+        environment(study),
+        "project",
+        "import",
+        str(tmp_path / "first.qdpx"),
+        "-p",
+        "copy",
+        "--create",
+        *mapping,
     )
     assert "new accounts" not in output and table_counts(settings)["users"] == accounts
     copy = read_project(export(study, "copy", tmp_path / "copy.qdpx"))

@@ -544,7 +544,9 @@ function openCreateCode() {
     (fields) => (fields.name.value = candidate.code_name),
     (values) => decide(body(values), `Created the code “${values.name}” and coded the segment with it.`),
   );
-  fields.name.select();
+  // The button has the focus, not the name: keys pressed on after the number (the next shortcut) must not
+  // type over the proposed name. Enter creates it as proposed; Tab or a click edits the name.
+  fields.name.closest("form").querySelector("button[type=submit]").focus();
 }
 
 function openMerge() {
