@@ -21,8 +21,10 @@ from groundcode.http import GroundcodeDep, WorkDep
 from groundcode.queue.taskiq_queue import WorkService
 from services.analysis.axial import AxialApplyRequest, AxialOptions, AxialProposal, GroupingError, Linkage
 from services.analysis.codebook_edit import CodebookEditError, CodeEdit
+from services.analysis.cooccurrence import CooccurrenceReport
+from services.analysis.exports import cooccurrence_table, csv_text
 from services.analysis.memos import MemoError, MemoView, MemoWrite
-from services.analysis.plots import saturation_png
+from services.analysis.plots import cooccurrence_png, saturation_png
 from services.analysis.saturation import (
     ModeChoice,
     Order,
@@ -66,6 +68,43 @@ async def saturation(report: Annotated[SaturationReport, Depends(saturation_quer
 async def saturation_plot(report: Annotated[SaturationReport, Depends(saturation_query)]) -> Response:
     """The saturation curves as a PNG image (same parameters as ``/saturation``)."""
     return Response(await asyncio.to_thread(saturation_png, report), media_type="image/png")
+
+
+WindowQuery = Annotated[
+    int, Query(ge=0, le=50, description="0: codes on the same segment; n: within n segments of each other.")
+]
+
+
+@router.get("/projects/{project}/cooccurrence")
+async def cooccurrence(
+    who: ProjectReader, groundcode: GroundcodeDep, window: WindowQuery = 0
+) -> CooccurrenceReport:
+    """Which codes are applied together: for each pair of codes, the segments coded with the first that
+    have the second on the same segment (or within ``window`` segments in the same source), over the
+    codings you may see; with ATLAS.ti's c-coefficient for the same segment."""
+    return await asyncio.to_thread(analysis_of(groundcode).cooccurrence, who, window)
+
+
+@router.get("/projects/{project}/cooccurrence.csv", response_class=Response)
+async def cooccurrence_csv(
+    who: ProjectReader, groundcode: GroundcodeDep, window: WindowQuery = 0
+) -> Response:
+    """The co-occurrence table as CSV (UTF-8 with BOM)."""
+    report = await asyncio.to_thread(analysis_of(groundcode).cooccurrence, who, window)
+    return Response(
+        csv_text(cooccurrence_table(report)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{who.project.name}-cooccurrence.csv"'},
+    )
+
+
+@router.get("/projects/{project}/cooccurrence.png", response_class=Response)
+async def cooccurrence_plot(
+    who: ProjectReader, groundcode: GroundcodeDep, window: WindowQuery = 0
+) -> Response:
+    """The co-occurrence table as a heat map (PNG)."""
+    report = await asyncio.to_thread(analysis_of(groundcode).cooccurrence, who, window)
+    return Response(await asyncio.to_thread(cooccurrence_png, report), media_type="image/png")
 
 
 @router.get("/projects/{project}/axial/proposal")

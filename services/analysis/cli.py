@@ -213,6 +213,33 @@ for _what in Export:
     _export_command(_what)
 
 
+@app.command()
+def cooccurrence(
+    out: Annotated[Path, typer.Option(help="The table to write: .csv or .xlsx.")],
+    project: ProjectOption = "default",
+    window: Annotated[
+        int, typer.Option(min=0, max=50, help="0: codes on the same segment; n: within n segments.")
+    ] = 0,
+    heat_map: Annotated[Path | None, typer.Option(help="Also write the table as a heat map (PNG).")] = None,
+) -> None:
+    """Which codes are applied together: for each pair, the segments coded with the first that have the
+    second on the same segment (or within --window segments in the same source); counts segments, as the
+    code-by-source matrix does. Acts as the local operator: every coder's codings."""
+    from services.analysis.exports import cooccurrence_table, csv_text, xlsx_bytes
+    from services.analysis.plots import cooccurrence_png
+
+    chosen = _format_of(out)
+    if chosen not in (ExportFormat.CSV, ExportFormat.XLSX):
+        raise typer.BadParameter("the table is written as .csv or .xlsx", param_hint="--out")
+    with _analysis(project) as (analysis, operator):
+        report = analysis.cooccurrence(operator, window)
+    table = cooccurrence_table(report)
+    out.write_bytes(xlsx_bytes(table) if chosen == ExportFormat.XLSX else csv_text(table).encode("utf-8"))
+    if heat_map is not None:
+        heat_map.write_bytes(cooccurrence_png(report))
+    console.print(f"Wrote {out}" + (f" and {heat_map}" if heat_map else "") + f": {len(report.codes)} codes")
+
+
 @axial_app.command()
 def benchmark(
     seed: Annotated[int, typer.Option(help="Seeds the shuffles that give the chance level.")] = 0,

@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 
 from groundcode.domain import Codebook, Model
 from services.adjudication.models import CodeCount, CodingRow
+from services.analysis.cooccurrence import CooccurrenceReport
 from services.analysis.saturation import SaturationReport
 
 Cell = str | int | float | datetime | None
@@ -61,6 +62,26 @@ def matrix_table(rows: Sequence[CodingRow], sources: Sequence[str], codes: Seque
         per_source = [sum(1 for span in spans[code_id] if span[0] == source) for source in sources]
         table_rows.append([name, *per_source, len(spans[code_id])])
     return Table(title="code by source", headers=["code", *sources, "total"], rows=table_rows)
+
+
+def cooccurrence_table(report: CooccurrenceReport) -> Table:
+    """Codes by codes: the segments coded with the row's code that have the column's code near them (the
+    ``segments`` column: segments coded with the row's code), then the c-coefficients for the same segment."""
+    where = "the same segment" if report.window == 0 else f"within {report.window} segment(s)"
+    rows: list[list[Cell]] = [
+        [name, counts[index], *counts]
+        for index, (name, counts) in enumerate(zip(report.codes, report.together, strict=True))
+    ]
+    if report.coefficient is not None:
+        rows += [
+            [f"c-coefficient: {name}", None, *(round(value, 3) for value in values)]
+            for name, values in zip(report.codes, report.coefficient, strict=True)
+        ]
+    return Table(
+        title=f"code co-occurrence (segments, {where})",
+        headers=["code", "segments", *report.codes],
+        rows=rows,
+    )
 
 
 def csv_text(table: Table) -> str:

@@ -9,6 +9,7 @@ import io
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from services.analysis.cooccurrence import CooccurrenceReport
 from services.analysis.saturation import Curve, SaturationReport
 
 _STYLE = {"accepted": ("#1f77b4", "accepted codings"), "suggested": ("#ff7f0e", "suggestions")}
@@ -59,3 +60,24 @@ def saturation_png(report: SaturationReport) -> bytes:
 def _legend(label: str, found: Curve) -> str:
     point = "not yet saturated" if found.saturation is None else f"saturated at interview {found.saturation}"
     return f"{label} ({point})"
+
+
+def cooccurrence_png(report: CooccurrenceReport) -> bytes:
+    """The co-occurrence table as a heat map: rows and columns are codes, each cell the segments coded with
+    the row's code that have the column's code near them (the diagonal: segments coded with the code)."""
+    size = max(4.0, 0.32 * len(report.codes) + 2.5)
+    figure = Figure(figsize=(size + 1.5, size), layout="constrained")
+    axes = figure.subplots()
+    image = axes.imshow(report.together or [[0]], cmap="Blues")
+    axes.set_xticks(range(len(report.codes)), report.codes, rotation=90, fontsize=8)
+    axes.set_yticks(range(len(report.codes)), report.codes, fontsize=8)
+    for row, counts in enumerate(report.together):
+        for column, count in enumerate(counts):
+            if count:
+                axes.text(column, row, str(count), ha="center", va="center", fontsize=7)
+    where = "on the same segment" if report.window == 0 else f"within {report.window} segment(s)"
+    axes.set_title(f"Code co-occurrence: segments coded with the row's code and the column's, {where}")
+    figure.colorbar(image, ax=axes, shrink=0.6, label="segments")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()

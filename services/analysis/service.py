@@ -36,7 +36,7 @@ from groundcode.storage.repository import Repository
 from groundcode.storage.suggestions import SuggestionFilter, SuggestionStore
 from services.adjudication.models import CodingFilter
 from services.adjudication.service import Adjudication
-from services.analysis import axial, exports, memos, saturation
+from services.analysis import axial, cooccurrence, exports, memos, saturation
 from services.analysis.axial import AxialApplyRequest, AxialOptions, AxialProposal, GroupingError, Placement
 from services.analysis.codebook_edit import CodebookEditError, CodeEdit, edited_codes
 from services.analysis.memos import MemoError, MemoView, MemoWrite
@@ -144,6 +144,19 @@ class Analysis:
             [source.name for source in sources],
             self.adjudication.code_counts(who),
         )
+
+    def cooccurrence(self, who: Access, window: int) -> cooccurrence.CooccurrenceReport:
+        """Which codes are applied together (same segment, or within ``window`` segments), over the codings
+        this member may see; the codes that have codings, in codebook order."""
+        placements = self._placements(state.codings(self.adjudication.visible_decisions(who)))
+        used = {placement.code_id for placement in placements}
+        listed = [(code.code_id, code.name) for code in self.adjudication.code_counts(who)]
+        known = {code_id for code_id, _name in listed}
+        names = self.repository.code_index(who.project.id)
+        others = sorted((names[c].name if c in names else c, c) for c in used - known)
+        codes = [(code_id, name) for code_id, name in listed if code_id in used]
+        codes += [(code_id, name) for name, code_id in others]
+        return cooccurrence.cooccurrence(placements, codes, window)
 
     def codebook_markdown(self, who: Access) -> str:
         return exports.codebook_markdown(
