@@ -121,3 +121,19 @@ def memos_page(
     codings, to write, search, read back through their history and export (read-only for viewers);
     ``static/memos.js`` works through the memo API."""
     return _project_page(request, user, groundcode, project, "memos.html")
+
+
+@page_router.get("/document")
+def document_page(
+    request: Request,
+    user: OptionalUser,
+    groundcode: GroundcodeDep,
+    project: str | None = None,
+    source: Annotated[str, Query(max_length=300)] = "",
+    segment: Annotated[str, Query(max_length=36)] = "",
+) -> Response:
+    """One source's whole transcript with the codings you may see highlighted in their code colours; select
+    a span to code it, click a coding to see who made it, when and from what suggestion
+    (``static/document.js`` works through the JSON API). ``segment`` scrolls to that segment (the review
+    page links here)."""
+    return _project_page(request, user, groundcode, project, "document.html", source=source, segment=segment)

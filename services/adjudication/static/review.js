@@ -154,6 +154,12 @@ function renderView() {
   const view = state.view;
   byId("position").textContent = positionText(view);
   byId("source-name").textContent = view ? view.source_name : "";
+  const documentLink = byId("open-document");
+  documentLink.hidden = !view;
+  if (view) {
+    const where = new URLSearchParams({ project: PROJECT, source: view.source_id, segment: view.segment_id });
+    documentLink.href = `/document?${where}`;
+  }
   byId("segment-state").replaceChildren(...segmentTags(view));
   renderTranscript();
   renderCandidates();
