@@ -1,6 +1,7 @@
 """Make ``docs/review-page.png``: the review page at 1280×800 on the bundled demo study, as a researcher
 sees it after accepting one suggestion, with the keyboard legend shown; and ``docs/memos-page.png``: the
-memos page with a project memo, journal entries and a code memo, one of them open.
+memos page with a project memo, journal entries and a code memo, one of them open; and
+``docs/document-page.png``: the document page at the same segment, a coding clicked.
 
     .venv/bin/python -m docs.make_screenshot
 
@@ -27,6 +28,7 @@ from tests.browser import launch_chromium
 
 OUTPUT = Path(__file__).with_name("review-page.png")
 MEMOS_OUTPUT = Path(__file__).with_name("memos-page.png")
+DOCUMENT_OUTPUT = Path(__file__).with_name("document-page.png")
 MEMOS = (
     ("project", [], "Aims", "What makes citizens trust e-government services, and what breaks that trust?"),
     (
@@ -112,6 +114,10 @@ def screenshot(base_url: str, segment_id: str) -> None:
         page.locator("#memo-items li", has_text="Day 1").click()
         expect(page.locator("#memo-state")).to_contain_text("version 1")
         page.screenshot(path=MEMOS_OUTPUT)
+        page.goto(f"/document?project=demo&source=interview_01_en.txt&segment={segment_id}")
+        page.locator("#doc-body .coded").first.click()
+        expect(page.locator("#doc-codings li")).not_to_have_count(0)
+        page.screenshot(path=DOCUMENT_OUTPUT)
         browser.close()
 
 
@@ -128,7 +134,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(30)
-    print(f"wrote {OUTPUT} and {MEMOS_OUTPUT}")
+    print(f"wrote {OUTPUT}, {MEMOS_OUTPUT} and {DOCUMENT_OUTPUT}")
 
 
 if __name__ == "__main__":

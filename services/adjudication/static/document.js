@@ -5,6 +5,12 @@
 // Offsets are code points into the source text, as everywhere in groundcode.
 "use strict";
 
+// Colours are set through the CSSOM: the Content-Security-Policy refuses style attributes.
+function painted(node, properties) {
+  for (const [name, value] of Object.entries(properties)) node.style.setProperty(name, value);
+  return node;
+}
+
 const root = byId("document");
 const api = projectApi(root.dataset.project);
 const canWrite = root.dataset.canWrite === "yes";
@@ -14,7 +20,8 @@ const state = { source: null, segments: [], codings: [], codes: new Map(), selec
 
 function colorOf(codeId) {
   const code = state.codes.get(codeId);
-  return (code && code.color) || PALETTE[(code ? code.index : 0) % PALETTE.length];
+  const own = code && code.color && /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(code.color) ? code.color : null;
+  return own || PALETTE[(code ? code.index : 0) % PALETTE.length];
 }
 
 // A colour as a light background: the code's colour at a fifth of its strength.
@@ -76,11 +83,17 @@ function renderSegment(segment, text) {
       runs.push(el("span", { "data-start": start }, piece));
       continue;
     }
-    const style = `background: ${tint(colorOf(over[0].code_id))}` + (over.length > 1 ? `; text-decoration-color: ${colorOf(over[1].code_id)}` : "");
+    const colors = { background: tint(colorOf(over[0].code_id)) };
+    if (over.length > 1) colors["text-decoration-color"] = colorOf(over[1].code_id);
     const title = over.map((c) => `${c.code} (${c.coder})`).join(", ");
-    runs.push(el("span", { class: over.length > 1 ? "coded overlap" : "coded", "data-start": start, style, title, onclick: () => showCodings(over) }, piece));
+    const run = el("span", { class: over.length > 1 ? "coded overlap" : "coded", "data-start": start, title, onclick: () => showCodings(over) }, piece);
+    runs.push(painted(run, colors));
   }
   return el("span", { class: "seg", id: `segment-${segment.id}`, "data-id": segment.id, "data-start": segment.start, dir: "auto" }, ...runs);
+}
+
+function swatch(codeId) {
+  return painted(el("span", { class: "swatch" }), { background: colorOf(codeId) });
 }
 
 function showCodings(codings) {
@@ -90,7 +103,7 @@ function showCodings(codings) {
       return el(
         "li",
         { "data-decision": coding.decision_id },
-        el("span", { class: "swatch", style: `background: ${colorOf(coding.code_id)}` }),
+        swatch(coding.code_id),
         " ",
         el("strong", { dir: "auto" }, coding.code),
         el("div", { class: "muted small" }, `${coding.coder} · ${coding.decided_at.slice(0, 16).replace("T", " ")} UTC · ${provenance}`),
@@ -107,7 +120,7 @@ function renderLegend() {
   byId("doc-count").textContent = `${used.size} in this document`;
   byId("doc-legend").replaceChildren(
     ...[...state.codes.values()].filter((code) => used.has(code.code_id)).map((code) =>
-      el("li", {}, el("span", { class: "swatch", style: `background: ${colorOf(code.code_id)}` }), el("span", { dir: "auto" }, code.name), el("span", { class: "muted" }, `${used.get(code.code_id)}`)),
+      el("li", {}, swatch(code.code_id), el("span", { dir: "auto" }, code.name), el("span", { class: "muted" }, `${used.get(code.code_id)}`)),
     ),
   );
   const select = byId("code-form").elements.code;
