@@ -293,6 +293,7 @@ class DecisionKind(StrEnum):
     SKIP = "skip"  # the segment is put aside for later
     NO_CODE = "no_code"  # the coder reviewed the segment and none of the codebook's codes applies
     MERGE = "merge"  # code ``merged_code_id`` is folded into ``code_id`` in the codebook
+    REMOVE = "remove"  # the coder takes one of their codings off (same target: it replaces it; undo restores)
     UNDO = "undo"  # cancels decision ``undoes``
 
 
@@ -333,7 +334,8 @@ class Decision(Model):
     @model_validator(mode="after")
     def _complete_for_its_kind(self) -> Self:
         kind = self.kind
-        if kind in (DecisionKind.ACCEPT, DecisionKind.EDIT, DecisionKind.CREATE_CODE, DecisionKind.CODE):
+        spans = (DecisionKind.ACCEPT, DecisionKind.EDIT, DecisionKind.CREATE_CODE, DecisionKind.CODE)
+        if kind in (*spans, DecisionKind.REMOVE):
             if self.code_id is None or self.segment_id is None:
                 raise ValueError(f"a {kind.value} decision needs a segment and a code")
             if self.start is None or self.end is None or self.end <= self.start:

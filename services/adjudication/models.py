@@ -163,6 +163,14 @@ class NoCodeRequest(_Versioned):
     segment_id: str
 
 
+class RemoveRequest(_Versioned):
+    """Take one of your codings off (by the id of the decision that made it, ``decision_id`` of a coding):
+    an appended decision, so ``undo`` puts it back."""
+
+    action: Literal["remove"] = "remove"
+    decision_id: str
+
+
 DecideRequest = Annotated[
     AcceptRequest
     | RejectRequest
@@ -170,7 +178,8 @@ DecideRequest = Annotated[
     | CreateCodeRequest
     | CodeRequest
     | SkipRequest
-    | NoCodeRequest,
+    | NoCodeRequest
+    | RemoveRequest,
     Field(discriminator="action"),
 ]
 

@@ -25,6 +25,8 @@ from groundcode.domain import (
     Stage,
     Suggestion,
     derived_id,
+    new_id,
+    utcnow,
 )
 from groundcode.errors import NotFoundError
 from groundcode.storage.accounts import AccountStore
@@ -53,6 +55,7 @@ from services.adjudication.models import (
     MergeRequest,
     NoCodeRequest,
     RejectRequest,
+    RemoveRequest,
     ReviewFilter,
     SegmentView,
     SkipRequest,
@@ -295,6 +298,8 @@ class Adjudication:
                 decisions = [self._on_segment(who, request.segment_id, DecisionKind.SKIP)]
             case NoCodeRequest():
                 decisions = [self._no_code(who, request.segment_id)]
+            case RemoveRequest():
+                decisions = [self._removal(who, request.decision_id)]
             case unknown:
                 assert_never(unknown)
         versions = self._decisions.append(decisions, expected_version=request.version, follow_up=Stage.LEARN)
@@ -634,6 +639,31 @@ class Adjudication:
                 "you have codings on this segment: reject or undo them before marking that no code applies"
             )
         return self._on_segment(who, segment_id, DecisionKind.NO_CODE)
+
+    def _removal(self, who: Access, decision_id: str) -> Decision:
+        """The decision that takes off one of this coder's codings in force: it has the coding's target
+        (suggestion, or segment, code and span), so it replaces the coding in the fold."""
+        missing = AdjudicationError(f"you have no coding in force made by decision {decision_id!r}")
+        try:
+            made = self._decisions.get(decision_id)
+        except NotFoundError as error:
+            raise missing from error
+        if made.project_id != who.project.id or made.coder_id != who.user.id or made.segment_id is None:
+            raise missing
+        mine = self._decisions.list(who.project.id, coder_ids=[who.user.id], segment_ids=[made.segment_id])
+        if decision_id not in {coding.decision_id for coding in state.codings(mine)}:
+            raise missing
+        return made.model_copy(
+            update={
+                "id": new_id(),
+                "kind": DecisionKind.REMOVE,
+                "reason": None,
+                "note": "",
+                "undoes": None,
+                "suggestion": None,
+                "decided_at": utcnow(),
+            }
+        )
 
     def _on_segment(self, who: Access, segment_id: str, kind: DecisionKind, **values: object) -> Decision:
         """A decision on a segment of the project without a suggestion (coding by hand, skipping, no code)."""

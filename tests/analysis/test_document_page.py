@@ -43,7 +43,30 @@ def test_read_the_codings_then_code_a_selection(page: Page, team: Team) -> None:
     after = team.coder.get("/projects/study/codings", params={"source": source}).json()
     made = [c for c in after if (c["start"], c["end"]) == (last["start"], last["start"] + 8)]
     assert [(c["code"], c["coder"], c["backend"]) for c in made] == [(code, "cyrus", None)]
-    expect(element.locator(f".coded[title*='{code} (cyrus)']").first).to_be_visible()
+    made_here = element.locator(f".coded[title*='{code} (cyrus)']").first
+    expect(made_here).to_be_visible()
+
+    made_here.click()  # and take it off again: an appended decision, which undo reverses
+    mine = reader.locator("#doc-codings li", has_text=code).filter(
+        has=reader.get_by_role("button", name="Remove")
+    )
+    mine.first.get_by_role("button", name="Remove").click()
+    expect(reader.locator("#notice")).to_contain_text(f"Removed “{code}” here")
+    expect(reader.locator("#doc-meta")).to_contain_text(f"{len(codings)} codings")
+    assert team.coder.post("/projects/study/undo").json()["undone"]["kind"] == "remove"
+    restored = team.coder.get("/projects/study/codings", params={"source": source}).json()
+    assert len(restored) == len(codings) + 1
+
+
+def test_only_your_own_coding_in_force_can_be_removed(team: Team) -> None:
+    owner_coding = next(c for c in team.owner.get("/projects/study/codings").json() if c["coder"] == "olga")
+    segments = team.owner.get("/projects/study/review", params={"status": "all"}).json()
+    version = team.coder.get(f"/projects/study/review/{segments['segment_id']}").json()["version"]
+    body = {"action": "remove", "decision_id": owner_coding["decision_id"], "version": version}
+    refused = team.coder.post("/projects/study/decisions", json=body)
+    assert refused.status_code == 400 and "no coding in force" in refused.text
+    unknown = team.coder.post("/projects/study/decisions", json={**body, "decision_id": "nope"})
+    assert unknown.status_code == 400
 
 
 def test_the_review_page_opens_the_document_at_its_segment(page: Page, team: Team) -> None:

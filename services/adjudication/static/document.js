@@ -1,7 +1,8 @@
 // The document page: one source's whole transcript, segment by segment with its speakers, the codings this
 // member may see highlighted in their code colours (a span under several codings is underlined in the
 // second one's). Clicking a highlight lists its codings: code, coder, time and the suggestion it came from.
-// Selecting text within one segment codes it by hand (a "code" decision, undoable like any other).
+// Selecting text within one segment codes it by hand (a "code" decision), and "Remove" takes one of your
+// codings off (a "remove" decision): both are appended decisions that undo reverses.
 // Offsets are code points into the source text, as everywhere in groundcode.
 "use strict";
 
@@ -109,6 +110,9 @@ function showCodings(codings) {
         el("div", { class: "muted small" }, `${coding.coder} · ${coding.decided_at.slice(0, 16).replace("T", " ")} UTC · ${provenance}`),
         el("div", { class: "small", dir: "auto" }, `“${coding.text}”`),
         el("a", { class: "small", href: `/memos?project=${encodeURIComponent(root.dataset.project)}` }, "memos"),
+        coding.coder === root.dataset.user && canWrite
+          ? el("button", { type: "button", class: "link small", onclick: () => remove(coding) }, "Remove")
+          : null,
       );
     }),
   );
@@ -157,12 +161,31 @@ async function codeSelection(event) {
   if (!span) return;
   const codeId = byId("code-form").elements.code.value;
   try {
-    const view = await api("GET", `/review/${encodeURIComponent(span.segmentId)}`);
-    await api("POST", "/decisions", { action: "code", segment_id: span.segmentId, code_id: codeId, start: span.start, end: span.end, version: view.version });
+    const version = await reviewVersion(span.start);
+    await api("POST", "/decisions", { action: "code", segment_id: span.segmentId, code_id: codeId, start: span.start, end: span.end, version });
     notice(`Coded with “${state.codes.get(codeId).name}” (u on the review page undoes).`);
     state.selection = null;
     byId("code-form").hidden = true;
     byId("selection-hint").hidden = false;
+    await load(state.source.id);
+  } catch (error) {
+    notice(error.message, "error");
+  }
+}
+
+// The segment a coding lies in (a coding never crosses segments) and its review version for this coder.
+async function reviewVersion(offset) {
+  const segment = state.segments.find((s) => s.start <= offset && offset < s.end);
+  const view = await api("GET", `/review/${encodeURIComponent(segment.id)}`);
+  return view.version;
+}
+
+async function remove(coding) {
+  try {
+    const version = await reviewVersion(coding.start);
+    await api("POST", "/decisions", { action: "remove", decision_id: coding.decision_id, version });
+    notice(`Removed “${coding.code}” here (u on the review page puts it back).`);
+    byId("doc-codings").replaceChildren();
     await load(state.source.id);
   } catch (error) {
     notice(error.message, "error");
