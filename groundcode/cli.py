@@ -496,7 +496,7 @@ def _print_sources(groundcode: Groundcode, project: Project) -> None:
     counts = groundcode.repository.segment_counts(project.id)
     table = Table(title=f"Sources in project {project.name}")
     for column in ("id", "name", "format", "language", "characters", "segments"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a long source name wraps, never cut
     for source in groundcode.repository.list_sources(project.id):
         table.add_row(
             source.id[:8],
@@ -518,6 +518,8 @@ def projects() -> None:
             console.print("No projects yet: 'groundcode init -p NAME' or 'groundcode import FILES -p NAME'.")
             return
         table = Table("project", "sources", "codebook", "members", "created (UTC)")
+        for column in table.columns:
+            column.overflow = "fold"
         for project in found:
             codebook = groundcode.repository.latest_codebook(project.id)
             table.add_row(

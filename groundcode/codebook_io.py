@@ -189,11 +189,26 @@ def _load_yaml(text: str, limits: CodebookLimits) -> Any:
         loader.dispose()
 
 
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's complaint in a researcher's words: where (line, column), what, and the usual cause."""
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
+        return str(error)
+    mark = error.problem_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}"
+    context = f" ({error.context})" if error.context else ""
+    return (
+        f"{where}: {error.problem}{context}. A text with a colon, or starting with [ {{ * & ! | > ' \" % @ "
+        "or a backtick, needs quotes around it"
+    )
+
+
 def _tree_entries(filename: str, text: str, suffix: str, limits: CodebookLimits) -> list[dict[str, Any]]:
     try:
         document = json.loads(text) if suffix == ".json" else _load_yaml(text, limits)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise CodebookFormatError(filename, f"not valid {suffix.lstrip('.').upper()}: {error}") from error
+    except json.JSONDecodeError as error:
+        raise CodebookFormatError(filename, f"not valid JSON: {error}") from error
+    except yaml.YAMLError as error:
+        raise CodebookFormatError(filename, f"not valid YAML: {_yaml_problem(error)}") from error
     except _TooManyAliasesError:
         raise CodebookFormatError(
             filename,

@@ -62,6 +62,11 @@ def test_csv_codebook() -> None:
     [
         ("book.txt", "x", "unsupported codebook type '.txt'"),
         ("book.yaml", "codes: [", "not valid YAML"),
+        (
+            "book.yaml",
+            "- name: A\n  definition: one: two\n",
+            "line 2, column 18: mapping values .* needs quotes",
+        ),
         ("book.json", "{", "not valid JSON"),
         ("book.yaml", "codes: 3", "expected a list of codes"),
         ("book.yaml", "- name: ''", r"codes\[1\]: a code needs a non-empty 'name'"),

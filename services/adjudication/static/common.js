@@ -1,5 +1,5 @@
-// Helpers shared by the review and analysis pages (loaded before either page's script): building DOM
-// from text only (never parsed as HTML), the notice toast and the project's JSON API.
+// Helpers shared by the project pages (loaded before each page's script): building DOM from text only
+// (never parsed as HTML), code colours, the notice toast and the project's JSON API.
 "use strict";
 
 function el(tag, attributes = {}, ...children) {
@@ -14,6 +14,23 @@ function el(tag, attributes = {}, ...children) {
 }
 
 const byId = (id) => document.getElementById(id);
+
+// Styles are set through the CSSOM: the pages' Content-Security-Policy refuses style attributes.
+function paint(node, properties) {
+  for (const [name, value] of Object.entries(properties)) node.style.setProperty(name, value);
+  return node;
+}
+
+const CODE_PALETTE = ["#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#7F7F7F", "#BCBD22", "#17BECF"];
+
+/** A code's colour: its own (#RGB or #RRGGBB), else a palette colour by its place in ``codes`` (the
+ * codebook's codes, as /codebook/counts lists them). */
+function codeColor(codes, codeId) {
+  const index = codes.findIndex((code) => code.code_id === codeId);
+  const own = index >= 0 ? codes[index].color : null;
+  if (own && /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(own)) return own;
+  return CODE_PALETTE[Math.max(index, 0) % CODE_PALETTE.length];
+}
 
 function notice(message, kind = "info") {
   const box = byId("notice");

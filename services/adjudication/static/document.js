@@ -6,24 +6,13 @@
 // Offsets are code points into the source text, as everywhere in groundcode.
 "use strict";
 
-// Colours are set through the CSSOM: the Content-Security-Policy refuses style attributes.
-function painted(node, properties) {
-  for (const [name, value] of Object.entries(properties)) node.style.setProperty(name, value);
-  return node;
-}
-
 const root = byId("document");
 const api = projectApi(root.dataset.project);
 const canWrite = root.dataset.canWrite === "yes";
-const PALETTE = ["#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#7F7F7F", "#BCBD22", "#17BECF"];
 
-const state = { source: null, segments: [], codings: [], codes: new Map(), selection: null };
+const state = { source: null, segments: [], codings: [], codes: new Map(), codeList: [], selection: null };
 
-function colorOf(codeId) {
-  const code = state.codes.get(codeId);
-  const own = code && code.color && /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(code.color) ? code.color : null;
-  return own || PALETTE[(code ? code.index : 0) % PALETTE.length];
-}
+const colorOf = (codeId) => codeColor(state.codeList, codeId);
 
 // A colour as a light background: the code's colour at a fifth of its strength.
 function tint(color) {
@@ -42,7 +31,8 @@ async function load(source) {
   state.source = found;
   state.segments = segments;
   state.codings = codings;
-  state.codes = new Map(codes.map((code, index) => [code.code_id, { ...code, index }]));
+  state.codeList = codes;
+  state.codes = new Map(codes.map((code) => [code.code_id, code]));
   render();
 }
 
@@ -88,13 +78,13 @@ function renderSegment(segment, text) {
     if (over.length > 1) colors["text-decoration-color"] = colorOf(over[1].code_id);
     const title = over.map((c) => `${c.code} (${c.coder})`).join(", ");
     const run = el("span", { class: over.length > 1 ? "coded overlap" : "coded", "data-start": start, title, onclick: () => showCodings(over) }, piece);
-    runs.push(painted(run, colors));
+    runs.push(paint(run, colors));
   }
   return el("span", { class: "seg", id: `segment-${segment.id}`, "data-id": segment.id, "data-start": segment.start, dir: "auto" }, ...runs);
 }
 
 function swatch(codeId) {
-  return painted(el("span", { class: "swatch" }), { background: colorOf(codeId) });
+  return paint(el("span", { class: "swatch" }), { background: colorOf(codeId) });
 }
 
 function showCodings(codings) {

@@ -325,7 +325,9 @@ function renderCodings() {
       el(
         "li",
         { class: "coding" },
-        el("span", { class: "code-chip", dir: "auto" }, coding.code_name),
+        paint(el("span", { class: "code-chip", dir: "auto" }, coding.code_name), {
+          "border-inline-start": `6px solid ${codeColor(state.codes, coding.code_id)}`,
+        }),
         el("span", { class: "muted small" }, `by ${coding.coder}`),
         el("q", { dir: state.view.direction, lang: state.view.language }, coding.text),
       ),
