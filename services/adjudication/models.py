@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -261,6 +261,14 @@ class CodingFilter(Model):
     code: str | None = Field(default=None, description="A code's id or name: its codings and its sub-codes'.")
     coder: str | None = Field(default=None, description="A coder's username.")
     source: str | None = Field(default=None, description="A source's name or id.")
+    since: date | None = Field(default=None, description="Coded on or after this day (UTC).")
+    until: date | None = Field(default=None, description="Coded on or before this day (UTC).")
+
+    @model_validator(mode="after")
+    def _days_in_order(self) -> Self:
+        if self.since is not None and self.until is not None and self.until < self.since:
+            raise ValueError(f"until ({self.until}) is before since ({self.since})")
+        return self
 
 
 class CodingRow(Model):

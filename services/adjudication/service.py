@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import assert_never
 
 from groundcode import state
@@ -799,6 +800,10 @@ def _matching_codings(
         if not chosen:
             raise AdjudicationError(f"source: the project has no source {where.source!r}")
         codings = [c for c in codings if c.source_id in chosen]
+    if where.since is not None:
+        codings = [c for c in codings if c.decided_at.astimezone(UTC).date() >= where.since]
+    if where.until is not None:
+        codings = [c for c in codings if c.decided_at.astimezone(UTC).date() <= where.until]
     return codings
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -171,14 +172,33 @@ def _export_command(what: Export) -> None:
         ] = None,
         coder: Annotated[str | None, typer.Option(help="Only this coder's codings (username).")] = None,
         source: Annotated[str | None, typer.Option(help="Only this source's codings (name or id).")] = None,
+        since: Annotated[
+            datetime | None,
+            typer.Option(formats=["%Y-%m-%d"], help="Only codings made on or after this day."),
+        ] = None,
+        until: Annotated[
+            datetime | None,
+            typer.Option(formats=["%Y-%m-%d"], help="Only codings made on or before this day."),
+        ] = None,
     ) -> None:
+        from pydantic import ValidationError
+
         from services.adjudication.models import CodingFilter
 
         chosen = output_format or _format_of(out)
         if chosen not in FORMATS[what]:
             allowed = ", ".join(f.value for f in FORMATS[what])
             raise typer.BadParameter(f"{what.value} exports as {allowed}", param_hint="--format")
-        where = CodingFilter(code=code, coder=coder, source=source)
+        try:
+            where = CodingFilter(
+                code=code,
+                coder=coder,
+                source=source,
+                since=since.date() if since else None,
+                until=until.date() if until else None,
+            )
+        except ValidationError as error:
+            raise typer.BadParameter(error.errors()[0]["msg"], param_hint="--until") from error
         if what == Export.CODEBOOK and where != CodingFilter():
             raise typer.BadParameter("the codebook export takes no filter", param_hint="--code")
         from services.adjudication.service import AdjudicationError

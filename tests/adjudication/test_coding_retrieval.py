@@ -1,7 +1,9 @@
-"""Coded segments retrieved by code (with its sub-codes), coder and source, over real HTTP and as CSV."""
+"""Coded segments retrieved by code (with its sub-codes), coder, source and day, over real HTTP and as
+CSV."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -50,6 +52,13 @@ def test_codings_are_retrieved_by_code_coder_and_source(team: Team) -> None:
     assert len(rows()) == 3
     csv_text = team.owner.get("/projects/study/codings.csv", params={"code": "Trust"}).text
     assert csv_text.count("\n") == 2 and "Trust" in csv_text  # header and one row
+
+    today = datetime.now(UTC).date()
+    assert len(rows(since=str(today))) == 3 and len(rows(until=str(today))) == 3
+    assert rows(since=str(today + timedelta(days=1))) == []
+    assert rows(until=str(today - timedelta(days=1))) == []
+    backwards = {"since": str(today), "until": str(today - timedelta(days=1))}
+    assert team.owner.get("/projects/study/codings", params=backwards).status_code == 422
 
     unknown = team.owner.get("/projects/study/codings", params={"code": "Budgt"})
     assert unknown.status_code == 400 and "no code 'Budgt'" in unknown.json()["detail"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -62,6 +62,15 @@ def test_codings_of_one_code_and_coder(study_data: Path, tmp_path: Path) -> None
         env={"GROUNDCODE_DATA_DIR": str(study_data)},
     )
     assert unknown.exit_code == 2 and "no code 'Budgt'" in unknown.output
+    tomorrow = str((datetime.now(UTC) + timedelta(days=1)).date())
+    run(study_data, "export", "codings", "-p", "study", "--since", tomorrow, "--out", str(out))
+    assert list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")))) == []
+    backwards = CliRunner().invoke(
+        cli,
+        ["export", "codings", "-p", "study", "--since", tomorrow, "--until", "2020-01-01", "--out", str(out)],
+        env={"GROUNDCODE_DATA_DIR": str(study_data)},
+    )
+    assert backwards.exit_code == 2 and "is before since" in backwards.output
 
 
 def test_codings_as_xlsx_readable_with_openpyxl(study_data: Path, tmp_path: Path) -> None:
