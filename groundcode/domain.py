@@ -7,6 +7,7 @@ so that ``source.text[segment.start:segment.end] == segment.text`` always holds.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -91,6 +92,36 @@ class Segment(Model):
         return self
 
 
+_RGB_COLOR = re.compile(r"#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})")
+CODE_PALETTE = (
+    "#1F77B4",
+    "#FF7F0E",
+    "#2CA02C",
+    "#D62728",
+    "#9467BD",
+    "#8C564B",
+    "#E377C2",
+    "#7F7F7F",
+    "#BCBD22",
+    "#17BECF",
+    "#AEC7E8",
+    "#FFBB78",
+    "#98DF8A",
+    "#FF9896",
+    "#C5B0D5",
+    "#C49C94",
+    "#F7B6D2",
+    "#DBDB8D",
+)
+"""Colours for codes that have none (matplotlib's tab10 and tab20 light): the pages and the exported files
+show the same colour for a code each time, instead of another program drawing a random one at each import."""
+
+
+def is_rgb_color(value: str) -> bool:
+    """Whether ``value`` is a colour pages and REFI-QDA can carry: ``#RGB`` or ``#RRGGBB``."""
+    return _RGB_COLOR.fullmatch(value) is not None
+
+
 class Code(Model):
     """A codebook entry, written the way a human coder reads it."""
 
@@ -104,6 +135,14 @@ class Code(Model):
     color: str | None = None
     created_by: str | None = None  # the coder who created it while reviewing (None: from a codebook file)
     approved: bool = True  # False: a blind coder's new code, hidden from the other coders until approved
+
+    @property
+    def display_color(self) -> str:
+        """The colour the pages and exports show: the code's own if it is #RGB/#RRGGBB, else a palette
+        colour that depends only on its id (so it stays when the code is renamed or moved)."""
+        if self.color and is_rgb_color(self.color):
+            return self.color
+        return CODE_PALETTE[int(derived_id("colour", self.id)[:8], 16) % len(CODE_PALETTE)]
 
 
 class Codebook(Model):

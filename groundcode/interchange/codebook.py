@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from groundcode.domain import Code, derived_id
+from groundcode.domain import Code, is_rgb_color
 from groundcode.interchange.refiqda import (
     QdaCode,
     QdaCodebook,
     interchange_guid,
-    is_rgb_color,
     local_id,
     walk_codes,
 )
@@ -43,37 +42,6 @@ def codes_from_qdc(codebook: QdaCodebook, namespace: str) -> list[Code]:
     ]
 
 
-PALETTE = (
-    "#1F77B4",
-    "#FF7F0E",
-    "#2CA02C",
-    "#D62728",
-    "#9467BD",
-    "#8C564B",
-    "#E377C2",
-    "#7F7F7F",
-    "#BCBD22",
-    "#17BECF",
-    "#AEC7E8",
-    "#FFBB78",
-    "#98DF8A",
-    "#FF9896",
-    "#C5B0D5",
-    "#C49C94",
-    "#F7B6D2",
-    "#DBDB8D",
-)
-"""Colours for codes that have none (matplotlib's tab10 and tab20 light): other programs then show the same
-colour for a code each time, instead of drawing a random one at every import."""
-
-
-def code_color(code: Code) -> str:
-    """The code's own colour if it is #RGB/#RRGGBB, else a palette colour that depends only on its id."""
-    if code.color and is_rgb_color(code.color):
-        return code.color
-    return PALETTE[int(derived_id("colour", code.id)[:8], 16) % len(PALETTE)]
-
-
 def qdc_from_codes(
     codes: Sequence[Code], origin: str, project_id: str, applied: Collection[str] | None = None
 ) -> QdaCodebook:
@@ -88,7 +56,7 @@ def qdc_from_codes(
                 name=code.name,
                 is_codable=applied is None or code.id not in parents or code.id in applied,
                 description=code.definition or None,
-                color=code_color(code),
+                color=code.display_color,
                 children=tree(code.id),
             )
             for code in codes

@@ -476,8 +476,9 @@ def _imported_memos(
         )
 
     add(MemoKind.PROJECT, None, [qda.description], user=qda.creating_user, when=qda.creation_time)
+    referenced = _referenced_notes(qda, imported_only=False)
     for note in qda.notes:
-        if note.guid in qda.note_guids or note.guid not in _referenced_notes(qda, imported_only=False):
+        if note.guid in qda.note_guids or note.guid not in referenced:
             add(
                 MemoKind.JOURNAL,
                 None,

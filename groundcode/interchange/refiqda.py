@@ -60,7 +60,6 @@ DEFAULT_LIMITS = ArchiveLimits()
 
 _HEX_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _GUID = re.compile(rf"(?P<bare>{_HEX_GUID})|\{{(?P<braced>{_HEX_GUID})\}}")
-_RGB_COLOR = re.compile(r"#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})")
 _MODELLED_PROJECT_PARTS = {"Users", "CodeBook", "Sources", "Notes", "Description", "NoteRef"}
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: the same bytes on every export
 _ID_BITS = ((1 << 128) - 1) ^ (0xF << 76) ^ (0x3 << 62)  # all but a UUID's version and variant bits
@@ -72,11 +71,6 @@ def normalize_guid(value: str) -> str:
     if match is None:
         raise ValueError(f"{value!r} is not a GUID")
     return (match["bare"] or match["braced"]).lower()
-
-
-def is_rgb_color(value: str) -> bool:
-    """Whether ``value`` is a colour REFI-QDA can carry: ``#RGB`` or ``#RRGGBB``."""
-    return _RGB_COLOR.fullmatch(value) is not None
 
 
 def interchange_guid(kind: str, immutable_id: str, scope: str = "") -> str:

@@ -242,6 +242,7 @@ class CodeCount(Model):
     definition: str
     parent_id: str | None
     color: str | None
+    display_color: str = Field(description="The colour shown: its own, else a palette colour of its own.")
     codings: int = Field(description="Accepted codings visible to you.")
     suggestions: int
     approved: bool = Field(

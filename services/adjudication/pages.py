@@ -1,7 +1,6 @@
-"""The review, analysis and memo web pages: server-rendered HTML shells; each page's script
-(``static/review.js``, ``static/analysis.js``, ``static/memos.js``, with ``static/common.js``) reads and
-writes everything through the JSON API (``services.adjudication.api``, ``services.analysis.api``) with the
-login session cookie.
+"""The review, analysis, memo and document web pages: server-rendered HTML shells (``project_page.html``);
+each page's script (``static/<page>.js``, with ``static/common.js``) reads and writes everything through the
+JSON API (``services.adjudication.api``, ``services.analysis.api``) with the login session cookie.
 
 Pages load only files served here (the Content-Security-Policy forbids anything else), so the page works
 offline and transcript text can never run as script.

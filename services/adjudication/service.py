@@ -181,6 +181,7 @@ class Adjudication:
                 definition=code.definition,
                 parent_id=code.parent_id,
                 color=code.color,
+                display_color=code.display_color,
                 codings=accepted[code.id],
                 suggestions=suggested[code.id],
                 approved=code.approved,

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from groundcode.codebook_io import CodebookFormatError, check_codes
-from groundcode.domain import Code, Model
-from groundcode.interchange.refiqda import is_rgb_color
+from groundcode.domain import Code, Model, is_rgb_color
 from groundcode.state import codes_under, without_code
 
 TOP_LEVEL = ""

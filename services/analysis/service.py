@@ -150,7 +150,7 @@ class Analysis:
         this member may see; the codes that have codings, in codebook order."""
         placements = self._placements(state.codings(self.adjudication.visible_decisions(who)))
         used = {placement.code_id for placement in placements}
-        listed = [(code.code_id, code.name) for code in self.adjudication.code_counts(who)]
+        listed = [(code.id, code.name) for code in self.adjudication.visible_codes(who)]
         known = {code_id for code_id, _name in listed}
         names = self.repository.code_index(who.project.id)
         others = sorted((names[c].name if c in names else c, c) for c in used - known)
@@ -198,8 +198,11 @@ class Analysis:
 
     def memo_history(self, who: Access, memo_id: str) -> list[MemoView]:
         """Every version of a memo this member may see, oldest first."""
-        self._visible_memo(who, memo_id)
-        return self._memo_views(who, self.memos.history(memo_id))
+        versions = [memo for memo in self.memos.history(memo_id) if memo.project_id == who.project.id]
+        views = self._memo_views(who, versions)
+        if not views or views[-1].memo != versions[-1]:  # the memo as it stands is not for this member
+            raise _no_memo(who, memo_id)
+        return views
 
     def current_memo(self, who: Access, kind: MemoKind, subject: str | None) -> Memo | None:
         """The newest version (a deleted one too) of the one memo the project, a source, a code or a
@@ -214,7 +217,7 @@ class Analysis:
         """The memo's newest version, if it is this project's and this member may see it."""
         memo = self.memos.find(memo_id)
         if memo is None or memo.project_id != who.project.id or not self._memo_views(who, [memo]):
-            raise NotFoundError(f"no memo with id {memo_id!r} in project {who.project.name!r}")
+            raise _no_memo(who, memo_id)
         return memo
 
     def _memo_subject(self, who: Access, kind: MemoKind, subject: str | None) -> str | None:
@@ -243,7 +246,7 @@ class Analysis:
                 assert_never(kind)
 
     def _memo_views(self, who: Access, found: list[Memo]) -> list[MemoView]:
-        """The memos this member may see (``state.memo_visible``), with what each is about and who wrote
+        """The memos this member may see (``state.visible_memos``), with what each is about and who wrote
         it."""
         project = who.project
         decisions = {d.id: d for d in self.adjudication.visible_decisions(who)}
@@ -312,3 +315,7 @@ def _coding_label(decision: Decision, codes: dict[str, Code], sources: dict[str,
     quote = source.text[decision.start : decision.end]
     short = quote if len(quote) <= 60 else quote[:57] + "..."
     return f"{code} on {source.name}, characters {decision.start}-{decision.end}: \u201c{short}\u201d"
+
+
+def _no_memo(who: Access, memo_id: str) -> NotFoundError:
+    return NotFoundError(f"no memo with id {memo_id!r} in project {who.project.name!r}")

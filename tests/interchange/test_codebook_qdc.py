@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from groundcode.cli import app
 from groundcode.codebook_io import CodebookFormatError, format_codebook_yaml, parse_codebook
-from groundcode.domain import Code
-from groundcode.interchange.codebook import PALETTE, code_color, qdc_from_codes, qdc_losses
+from groundcode.domain import CODE_PALETTE, Code
+from groundcode.interchange.codebook import qdc_from_codes, qdc_losses
 from groundcode.interchange.refiqda import interchange_guid, read_codebook, walk_codes, write_codebook
 from groundcode.interchange.validate import validate_codebook
 from tests.interchange.support import VENDOR_SAMPLES, members
@@ -108,7 +108,7 @@ def test_qdc_losses_name_what_the_format_cannot_carry() -> None:
         "code 'Budget': colour 'red' is not #RGB or #RRGGBB; a palette colour is exported",
     ]
     exported = qdc_from_codes(codes, "test", "p").codes
-    assert exported[0].color == "#fff" and exported[1].color == code_color(codes[1]) in PALETTE
+    assert exported[0].color == "#fff" and exported[1].color == codes[1].display_color in CODE_PALETTE
 
 
 runner = CliRunner()
@@ -173,5 +173,5 @@ def test_parents_never_applied_are_categories_and_every_code_has_a_colour() -> N
     (parent,) = qdc_from_codes(codes, "test", "p", applied={"child"}).codes
     assert not parent.is_codable and parent.children[0].is_codable
     assert qdc_from_codes(codes, "test", "p", applied={"parent"}).codes[0].is_codable
-    assert all(code.color in PALETTE for code, _ in walk_codes([parent]))
-    assert code_color(codes[0]) == code_color(codes[0].model_copy(update={"name": "Renamed"}))
+    assert all(code.color in CODE_PALETTE for code, _ in walk_codes([parent]))
+    assert codes[0].display_color == codes[0].model_copy(update={"name": "Renamed"}).display_color

@@ -21,15 +21,11 @@ function paint(node, properties) {
   return node;
 }
 
-const CODE_PALETTE = ["#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#7F7F7F", "#BCBD22", "#17BECF"];
-
-/** A code's colour: its own (#RGB or #RRGGBB), else a palette colour by its place in ``codes`` (the
- * codebook's codes, as /codebook/counts lists them). */
+/** A code's colour as every page and export shows it (``display_color`` of /codebook/counts: its own, else
+ * a palette colour of its own); ``codes`` as that route lists them. */
 function codeColor(codes, codeId) {
-  const index = codes.findIndex((code) => code.code_id === codeId);
-  const own = index >= 0 ? codes[index].color : null;
-  if (own && /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(own)) return own;
-  return CODE_PALETTE[Math.max(index, 0) % CODE_PALETTE.length];
+  const code = codes.find((found) => found.code_id === codeId);
+  return code ? code.display_color : "#7F7F7F";
 }
 
 function notice(message, kind = "info") {
